@@ -1,0 +1,155 @@
+"""The classifier contract and model directories (``metadata.json`` + backend files)."""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ModelError
+
+METADATA = "metadata.json"
+FORMAT_VERSION = 1
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FitResult:
+    """What ``Classifier.fit`` reports back: a per-epoch history (may be empty)."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs: int = 0
+
+
+class Classifier(ABC):
+    """A digit classifier over MNIST-style images: float32 [N, 28, 28] in [0, 1], ink bright."""
+
+    #: backend name, as registered through ``register_classifiers``
+    backend: ClassVar[str] = ""
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = dict(options)
+
+    @abstractmethod
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        """Train on ``x`` (N, 28, 28) float32 and integer labels ``y``."""
+
+    @abstractmethod
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, float32 (N, 10), for a batch (N, 28, 28)."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write the model's own files into ``directory`` (metadata is written by the caller)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> Classifier:
+        """Load a model saved by ``save``; raise ``ModelError`` when the files are unusable."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Most likely digit per image."""
+        return np.asarray(self.predict_proba(x)).argmax(axis=1)
+
+
+def check_batch(x: np.ndarray) -> np.ndarray:
+    """Validate and coerce a batch to float32 (N, 28, 28)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise ModelError(f"expected a batch of 28x28 images, got shape {x.shape}")
+    return x
+
+
+def default_models_dir() -> Path:
+    """Where named models live: ``$DIGITOCR_MODELS`` or the repository's ``models/``."""
+    env = os.environ.get("DIGITOCR_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def resolve_model_dir(name_or_path: str, models_dir: Path | None = None) -> Path:
+    """Turn ``--model NAME|PATH`` into a model directory holding ``metadata.json``."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.name == METADATA and path.is_file():
+        return path.parent
+    base = models_dir or default_models_dir()
+    candidate = base / name_or_path
+    if candidate.is_dir():
+        return candidate
+    available = sorted(p.name for p in base.glob("*") if (p / METADATA).is_file())
+    hint = f" (available: {', '.join(available)})" if available else ""
+    raise ModelError(f"no model named {name_or_path!r} in {base} and no such directory{hint}")
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """Read and sanity-check a model directory's metadata."""
+    meta_path = directory / METADATA
+    if not meta_path.is_file():
+        raise ModelError(f"{directory}: not a model directory (no {METADATA})")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{meta_path}: unreadable metadata ({exc})") from exc
+    if not isinstance(meta, dict) or "backend" not in meta:
+        raise ModelError(f"{meta_path}: metadata has no 'backend' field")
+    version = meta.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(
+            f"{meta_path}: format version {version} is newer than this digitocr supports"
+        )
+    return meta
+
+
+def write_metadata(directory: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata.json`` atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / (METADATA + ".tmp")
+    tmp.write_text(json.dumps(metadata, indent=2, sort_keys=False, default=_json_default) + "\n")
+    os.replace(tmp, directory / METADATA)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def load_model(name_or_path: str, models_dir: Path | None = None) -> Classifier:
+    """Load a model directory (or a shipped model by name) through the registered backends."""
+    from .plugins import get_classifiers
+
+    directory = resolve_model_dir(name_or_path, models_dir)
+    meta = read_metadata(directory)
+    backend = meta["backend"]
+    classifiers = get_classifiers()
+    if backend not in classifiers:
+        raise ModelError(
+            f"{directory}: backend {backend!r} is not registered "
+            f"(loaded: {', '.join(sorted(classifiers))})"
+        )
+    model = classifiers[backend].load(directory, dict(meta.get("config", {})))
+    model.metadata = meta  # type: ignore[attr-defined]
+    return model

@@ -1,0 +1,274 @@
+"""Labelled digit sources: MNIST IDX folders, ``.npz`` files, and one-folder-per-digit trees.
+
+Every source comes back as float32 (N, 28, 28) in [0, 1] with ink bright, plus uint8 labels.
+MNIST is already MNIST-style; every other source goes through ``normalise``, the same function
+``read`` applies to document crops.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .normalise import normalise_batch
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm"}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+ENV_VAR = "DIGITOCR_DATA"
+
+
+@dataclass
+class Dataset:
+    """Images (float32 N×28×28, ink bright, [0, 1]), labels (uint8) and where they came from."""
+
+    x: np.ndarray
+    y: np.ndarray
+    source: str
+    sha256: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, idx: np.ndarray, suffix: str = "") -> Dataset:
+        return Dataset(self.x[idx], self.y[idx], self.source + suffix, self.sha256)
+
+
+def _open_maybe_gz(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
+    return raw
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    raise DataError(f"{directory}: missing MNIST file {stem}(.gz)")
+
+
+def _checksums(directory: Path) -> dict[str, str]:
+    sums = directory / "SHA256SUMS"
+    if not sums.is_file():
+        return {}
+    out = {}
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[1].lstrip("*").removesuffix(".gz")] = parts[0].lower()
+    return out
+
+
+def parse_idx(data: bytes, path: Path, expect_dims: int) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (magic 0x0000080D)."""
+    if len(data) < 4:
+        raise DataError(f"{path}: truncated IDX file ({len(data)} bytes)")
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08 or ndim != expect_dims:
+        raise DataError(
+            f"{path}: wrong magic number 0x{data[:4].hex()} "
+            f"(expected 0x000008{expect_dims:02x}, unsigned bytes with {expect_dims} dims)"
+        )
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX header")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    count = int(np.prod(dims))
+    if len(data) - header != count:
+        raise DataError(
+            f"{path}: truncated or oversized IDX body: header says {count} bytes, "
+            f"file has {len(data) - header}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def load_mnist_dir(directory: Path, split: str = "train") -> Dataset:
+    """Load one split of an MNIST IDX folder, verifying ``SHA256SUMS`` when present."""
+    if split not in MNIST_FILES:
+        raise DataError(f"unknown MNIST split {split!r} (train or test)")
+    sums = _checksums(directory)
+    arrays = []
+    digest = hashlib.sha256()
+    for stem, dims in zip(MNIST_FILES[split], (3, 1), strict=True):
+        path = _find(directory, stem)
+        data = _open_maybe_gz(path)
+        actual = hashlib.sha256(data).hexdigest()
+        if stem in sums and sums[stem] != actual:
+            raise DataError(f"{path}: SHA-256 {actual[:12]}… does not match SHA256SUMS")
+        digest.update(actual.encode())
+        arrays.append(parse_idx(data, path, dims))
+    images, labels = arrays
+    _check_pair(images, labels, directory)
+    x = images.astype(np.float32) / 255.0
+    return Dataset(x, labels.astype(np.uint8), f"mnist:{split}", digest.hexdigest())
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, where: Path) -> None:
+    if len(images) != len(labels):
+        raise DataError(f"{where}: {len(images)} images but {len(labels)} labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        bad = int(labels[(labels < 0) | (labels > 9)][0])
+        raise DataError(f"{where}: label {bad} is not a digit 0-9")
+
+
+def load_npz(path: Path) -> Dataset:
+    """Load an ``.npz`` with ``images`` (N,H,W) and ``labels`` (N,)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"images", "labels"} - set(npz.files)
+            if missing:
+                raise DataError(f"{path}: missing array(s) {', '.join(sorted(missing))}")
+            images, labels = npz["images"], npz["labels"]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz ({exc})") from exc
+    if images.ndim not in (3, 4):
+        raise DataError(f"{path}: images must be (N, H, W), got shape {images.shape}")
+    labels = np.asarray(labels).reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{path}: labels must be integers, got {labels.dtype}")
+    _check_pair(images, labels, path)
+    x = normalise_batch(images)
+    return Dataset(x, labels.astype(np.uint8), f"npz:{path.name}", _sha256_file(path))
+
+
+def load_folder(directory: Path) -> Dataset:
+    """Load ``directory/<digit>/*.png`` (one sub-folder per digit) through the normaliser."""
+    import cv2
+
+    crops, labels = [], []
+    digest = hashlib.sha256()
+    for digit in range(10):
+        sub = directory / str(digit)
+        if not sub.is_dir():
+            continue
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            raw = f.read_bytes()
+            digest.update(raw)
+            img = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                raise DataError(f"{f}: not a readable image")
+            crops.append(img)
+            labels.append(digit)
+    if not crops:
+        raise DataError(f"{directory}: no images in digit sub-folders 0-9")
+    return Dataset(
+        normalise_batch(crops),
+        np.asarray(labels, np.uint8),
+        f"folder:{directory.name}",
+        digest.hexdigest(),
+    )
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_mnist_dir(path: Path) -> bool:
+    return path.is_dir() and any(
+        (path / (MNIST_FILES["train"][0] + s)).is_file() for s in ("", ".gz")
+    ) or any((path / (MNIST_FILES["test"][0] + s)).is_file() for s in ("", ".gz"))
+
+
+def default_mnist_dir() -> Path | None:
+    """``$DIGITOCR_DATA`` (an MNIST folder, or a folder holding ``mnist/``), if set."""
+    env = os.environ.get(ENV_VAR)
+    if not env:
+        return None
+    base = Path(env)
+    for cand in (base, base / "mnist"):
+        if is_mnist_dir(cand):
+            return cand
+    raise DataError(f"${ENV_VAR}={env}: no MNIST IDX files there or in its mnist/ folder")
+
+
+def load_source(spec: str | Path | None, split: str = "train") -> Dataset:
+    """Load ``--data``: an MNIST folder (``split`` picks train/test), an ``.npz``, or a digit tree.
+
+    With no spec, MNIST comes from ``$DIGITOCR_DATA``, else from Keras's cache or download.
+    """
+    if spec is None or str(spec) == "mnist":
+        directory = default_mnist_dir()
+        if directory is not None:
+            return load_mnist_dir(directory, split)
+        return _keras_mnist(split)
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix == ".npz":
+            return load_npz(path)
+        raise DataError(f"{path}: unsupported data file (expected .npz or a folder)")
+    if is_mnist_dir(path):
+        return load_mnist_dir(path, split)
+    if (path / "mnist").is_dir() and is_mnist_dir(path / "mnist"):
+        return load_mnist_dir(path / "mnist", split)
+    if any((path / str(d)).is_dir() for d in range(10)):
+        return load_folder(path)
+    raise DataError(
+        f"{path}: not an MNIST IDX folder, an .npz, or a folder with digit sub-folders 0-9"
+    )
+
+
+def _keras_mnist(split: str) -> Dataset:  # pragma: no cover - needs the network
+    import keras
+
+    try:
+        (xtr, ytr), (xte, yte) = keras.datasets.mnist.load_data()
+    except Exception as exc:
+        raise DataError(
+            f"no MNIST given (--data or ${ENV_VAR}) and the download failed: {exc}"
+        ) from exc
+    x, y = (xtr, ytr) if split == "train" else (xte, yte)
+    digest = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
+    return Dataset(x.astype(np.float32) / 255.0, y.astype(np.uint8), f"mnist:{split}", digest)
+
+
+def concat(datasets: list[Dataset]) -> Dataset:
+    """Join several datasets; the digest covers every part."""
+    if len(datasets) == 1:
+        return datasets[0]
+    digest = hashlib.sha256("".join(d.sha256 for d in datasets).encode()).hexdigest()
+    return Dataset(
+        np.concatenate([d.x for d in datasets]),
+        np.concatenate([d.y for d in datasets]),
+        "+".join(d.source for d in datasets),
+        digest,
+    )
+
+
+def split_holdout(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """A seeded, stratified split into (train, held-out)."""
+    if not 0 < fraction < 1:
+        return ds, ds.subset(np.arange(0), ":empty")
+    rng = np.random.default_rng(seed)
+    held = []
+    for digit in range(10):
+        idx = np.flatnonzero(ds.y == digit)
+        rng.shuffle(idx)
+        held.append(idx[: int(round(len(idx) * fraction))])
+    held_idx = np.sort(np.concatenate(held))
+    train_idx = np.setdiff1d(np.arange(len(ds)), held_idx)
+    return ds.subset(train_idx, ":train"), ds.subset(held_idx, ":holdout")

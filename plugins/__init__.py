@@ -1,0 +1,1 @@
+"""digitocr's built-in backends, loaded through the ``digitocr`` entry-point group."""

@@ -1,0 +1,205 @@
+"""Keras CNN backend: the paper's network by default, a wider one with ``arch="wide"``.
+
+TensorFlow is imported only inside methods, so listing plugins or ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitocr import hookimpl
+from digitocr.backends import Classifier, FitResult, Progress, check_batch
+from digitocr.errors import ModelError
+
+WEIGHTS = "model.keras"
+DEFAULTS: dict[str, Any] = {
+    "arch": "paper",
+    "epochs": 20,
+    "batch_size": 64,
+    "rotation": 10.0,  # degrees
+    "shift": 0.1,  # fraction of the image
+    "zoom": 0.1,
+    "patience": 3,
+    "seed": 0,
+}
+
+
+def _keras() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+
+    return keras
+
+
+def build_network(arch: str, rotation: float, shift: float, zoom: float, seed: int) -> Any:
+    """The Keras model: augmentation (active only in training) then the classifier."""
+    keras = _keras()
+    layers = keras.layers
+    aug: list[Any] = []
+    if rotation:
+        aug.append(layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed))
+    if shift:
+        aug.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1))
+    if zoom:
+        aug.append(layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2))
+
+    def block(filters: int, n: int) -> list[Any]:
+        out: list[Any] = []
+        for _ in range(n):
+            out += [
+                layers.Conv2D(filters, 3, strides=1, padding="valid", use_bias=False),
+                layers.BatchNormalization(),
+                layers.ReLU(),
+            ]
+        return [*out, layers.MaxPooling2D(2)]
+
+    if arch == "paper":
+        body = [
+            *block(32, 1),
+            *block(64, 1),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.5),
+        ]
+    elif arch == "wide":
+        body = [
+            *block(32, 2),
+            *block(64, 2),
+            layers.Flatten(),
+            layers.Dense(256, use_bias=False),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Dropout(0.4),
+        ]
+    else:
+        raise ModelError(f"unknown CNN architecture {arch!r} (paper or wide)")
+    return keras.Sequential(
+        [keras.Input((28, 28, 1)), *aug, *body, layers.Dense(10, activation="softmax")],
+        name=f"digitocr_cnn_{arch}",
+    )
+
+
+class CNNClassifier(Classifier):
+    """Convolutional network trained with Adam and early stopping on validation loss."""
+
+    backend = "cnn"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**{**DEFAULTS, **options})
+        self.model: Any = None
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        keras = _keras()
+        o = self.options
+        keras.utils.set_random_seed(int(o["seed"]))
+        self.model = build_network(
+            str(o["arch"]), float(o["rotation"]), float(o["shift"]), float(o["zoom"]),
+            int(o["seed"]),
+        )
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        callbacks: list[Any] = [_ProgressCallback(keras, progress, int(o["epochs"]))]
+        val = None
+        if validation is not None and len(validation[1]):
+            val = (check_batch(validation[0])[..., None], _onehot(validation[1]))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(o["patience"]), restore_best_weights=True
+                )
+            )
+        hist = self.model.fit(
+            check_batch(x)[..., None],
+            _onehot(y),
+            batch_size=int(o["batch_size"]),
+            epochs=int(o["epochs"]),
+            validation_data=val,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
+        history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        return FitResult(history=history, epochs=len(next(iter(history.values()), [])))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise ModelError("the CNN has not been trained or loaded")
+        x = check_batch(x)[..., None]
+        if len(x) == 0:
+            return np.zeros((0, 10), np.float32)
+        out = [
+            np.asarray(self.model(x[i : i + 1024], training=False))
+            for i in range(0, len(x), 1024)
+        ]
+        return np.concatenate(out).astype(np.float32)
+
+    def save(self, directory: Path) -> None:
+        if self.model is None:
+            raise ModelError("nothing to save: the CNN has not been trained")
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save(directory / WEIGHTS)
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> CNNClassifier:
+        path = directory / WEIGHTS
+        if not path.is_file():
+            raise ModelError(f"{directory}: no {WEIGHTS} in this CNN model directory")
+        keras = _keras()
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:
+            raise ModelError(f"{path}: cannot load Keras model ({_first_line(exc)})") from exc
+        shape = tuple(model.output_shape)
+        if shape[-1] != 10:
+            raise ModelError(f"{path}: model outputs {shape}, expected 10 classes")
+        inst = cls(**options)
+        inst.model = model
+        return inst
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _onehot(y: np.ndarray) -> np.ndarray:
+    return np.eye(10, dtype=np.float32)[np.asarray(y, dtype=np.int64)]
+
+
+class _ProgressCallback:
+    """Per-epoch progress lines (Keras's own bar would go to stdout)."""
+
+    def __new__(cls, keras: Any, progress: Progress | None, epochs: int) -> Any:
+        class Callback(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                if progress is None:
+                    return
+                logs = logs or {}
+                parts = [f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float)]
+                took = time.perf_counter() - self.t0
+                progress(f"epoch {epoch + 1}/{epochs} ({took:.0f}s) " + " ".join(parts))
+
+        return Callback()
+
+
+@hookimpl
+def register_classifiers(register: Any) -> None:
+    register("cnn", CNNClassifier)
