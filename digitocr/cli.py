@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -47,6 +48,208 @@ def plugins(as_json: bool) -> None:
                  if p[kind]]
         extra = f" (overridden: {', '.join(p['overridden'])})" if p.get("overridden") else ""
         click.echo(f"{p['name']} [{p['module']}] " + "; ".join(parts) + extra)
+
+
+def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+data_option = click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=str),
+    default=None,
+    envvar="DIGITOCR_DATA",
+    show_envvar=True,
+    help="MNIST IDX folder (or a folder holding mnist/), an .npz, or a folder of digit "
+    "sub-folders 0-9. Without it MNIST is downloaded through Keras.",
+)
+
+
+@cli.command()
+@click.argument("backend", default="cnn")
+@data_option
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Model directory to write [default: runs/BACKEND].")
+@click.option("--extra", multiple=True, type=click.Path(exists=True, path_type=str),
+              help="Extra labelled data (.npz or digit folders), normalised like document "
+              "crops; repeatable.")
+@click.option("--extra-holdout", type=click.FloatRange(0, 0.9), default=0.2, show_default=True,
+              help="Fraction of each --extra source held out (seeded) and reported, never "
+              "trained on.")
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Epochs for networks [default: 20].")
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="Mini-batch size for networks [default: 64].")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random seed: a seeded run is reproducible.")
+@click.option("--val-split", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Fraction of the training data held out for validation / early stopping.")
+@click.option("--oversample/--no-oversample", default=True, show_default=True,
+              help="Balance classes with RandomOverSampler, as in the paper.")
+@click.option("--rotation", type=click.FloatRange(0, 180), default=None,
+              help="Augmentation: maximum rotation in degrees [default: 10].")
+@click.option("--shift", type=click.FloatRange(0, 0.5), default=None,
+              help="Augmentation: maximum shift as a fraction of the size [default: 0.1].")
+@click.option("--zoom", type=click.FloatRange(0, 0.5), default=None,
+              help="Augmentation: maximum zoom in or out [default: 0.1].")
+@click.option("--arch", type=click.Choice(["paper", "wide"]), default=None,
+              help="CNN architecture: the paper's network or a wider one [default: paper].")
+@click.option("--members", "n_members", type=click.IntRange(1), default=None,
+              help="Ensemble: train this many CNNs with different seeds [default: 3].")
+@click.option("--member", "member_paths", multiple=True, type=str,
+              help="Ensemble: use an already-trained model (name or directory); repeatable.")
+@click.option("--limit", type=click.IntRange(10), default=None,
+              help="Train on a stratified subset of this many MNIST images (quick runs).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Backend option (JSON value), e.g. --set k=3 for knn; repeatable.")
+def train(
+    backend: str,
+    data: str | None,
+    out: str | None,
+    extra: tuple[str, ...],
+    extra_holdout: float,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int,
+    val_split: float,
+    oversample: bool,
+    rotation: float | None,
+    shift: float | None,
+    zoom: float | None,
+    arch: str | None,
+    n_members: int | None,
+    member_paths: tuple[str, ...],
+    limit: int | None,
+    settings: tuple[str, ...],
+) -> None:
+    """Train a BACKEND (cnn, knn, svm, ensemble, or a plugin's) and save it with metadata."""
+    from .plugins import get_classifiers
+    from .training import TrainConfig
+    from .training import train as run_training
+
+    if backend not in get_classifiers():
+        names = ", ".join(sorted(get_classifiers()))
+        raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
+                                 param_hint="BACKEND")
+    net: dict[str, Any] = {
+        k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "rotation": rotation,
+                          "shift": shift, "zoom": zoom, "arch": arch}.items() if v is not None
+    }
+    options = {**net, **_parse_set(settings)}
+    if backend == "ensemble" and not member_paths:
+        options = {"members": [
+            {"backend": "cnn", "options": {**net, "seed": seed + i}}
+            for i in range(n_members or 3)
+        ], **_parse_set(settings)}
+    elif backend == "cnn" or backend == "ensemble":
+        pass
+    elif net:
+        raise click.UsageError(f"{', '.join(net)} only apply to networks, not {backend}")
+    config = TrainConfig(
+        backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
+        extra_holdout=extra_holdout, seed=seed, val_split=val_split, oversample=oversample,
+        limit=limit, options=options, members=list(member_paths),
+    )
+    meta = run_training(config, progress=echo_err)
+    acc = meta["metrics"]["mnist_test"]["accuracy"]
+    click.echo(f"{config.out}: MNIST test accuracy {acc:.4f}, trained in {meta['wall_time_s']}s")
+
+
+@cli.command()
+@click.option("--model", "model_name", default="cnn", show_default=True,
+              help="Model name (in models/) or model directory.")
+@data_option
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True,
+              help="MNIST split to evaluate on (ignored for .npz and folders).")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="Evaluate on the first N items only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the PNG figures [default: evaluation/MODEL].")
+@click.option("--no-figures", is_flag=True, help="Skip the figures.")
+def evaluate(
+    model_name: str,
+    data: str | None,
+    split: str,
+    limit: int | None,
+    as_json: bool,
+    figures: Path | None,
+    no_figures: bool,
+) -> None:
+    """Accuracy, precision, recall, F1, confusion matrix and ROC AUC of a model on labelled data."""
+    import numpy as np
+
+    from .backends import load_model
+    from .data import load_source
+    from .reports import compute_metrics, evaluation_figures, format_metrics
+
+    model = load_model(model_name)
+    ds = load_source(data, split)
+    if limit:
+        ds = ds.subset(np.arange(min(limit, len(ds))))
+    echo_err(f"evaluating {model_name} on {ds.source} ({len(ds)} images)")
+    proba = model.predict_proba(ds.x)
+    metrics = compute_metrics(ds.y, proba)
+    metrics = {"model": model_name, "data": ds.source, **metrics}
+    if not no_figures:
+        folder = figures or Path("evaluation") / Path(model_name).name
+        history = getattr(model, "metadata", {}).get("history")
+        written = evaluation_figures(folder, ds.x, ds.y, proba, history)
+        metrics["figures"] = [str(p) for p in written]
+        echo_err(f"figures written to {folder}")
+    if as_json:
+        click.echo(json.dumps(metrics))
+    else:
+        click.echo(format_metrics(metrics))
+
+
+@cli.command()
+@data_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eda"),
+              show_default=True, help="Folder for the figures and report.md.")
+@click.option("--split", type=click.Choice(["train", "test"]), default="train",
+              show_default=True, help="MNIST split to explore.")
+@click.option("--limit", type=click.IntRange(10), default=None,
+              help="Explore a stratified subset of this many images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for samples.")
+@click.option("--rotation", type=click.FloatRange(0, 180), default=10.0, show_default=True,
+              help="Augmentation shown: maximum rotation in degrees.")
+@click.option("--shift", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Augmentation shown: maximum shift (fraction).")
+@click.option("--zoom", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="Augmentation shown: maximum zoom.")
+def eda(
+    data: str | None, out: Path, split: str, limit: int | None, seed: int,
+    rotation: float, shift: float, zoom: float,
+) -> None:
+    """Exploratory data analysis: class balance, pixel statistics, samples, augmentation."""
+    from .data import load_source
+    from .reports import eda_report, oversample
+    from .training import stratified_subset
+
+    ds = load_source(data, split)
+    if limit:
+        ds = stratified_subset(ds, limit, seed)
+    echo_err(f"exploring {ds.source} ({len(ds)} images)")
+    x_over, y_over = oversample(ds.x, ds.y, seed)
+
+    def augment(batch: Any) -> Any:
+        from .augment import augment_batch
+
+        return augment_batch(batch, rotation=rotation, shift=shift, zoom=zoom, seed=seed)
+
+    report = eda_report(out, ds.x, ds.y, x_over=x_over, y_over=y_over, augment=augment,
+                        seed=seed, title=f"EDA of {ds.source}")
+    click.echo(str(report))
 
 
 def main() -> None:  # pragma: no cover

@@ -82,12 +82,15 @@ def stroke_width(x: np.ndarray) -> float:
 def _even_stroke(x: np.ndarray) -> np.ndarray:
     # MNIST strokes are ~2.6 px wide in the 20x20 box; thin pens and thick markers are pulled
     # toward that so that the classifier sees the stroke weight it was trained on.
-    width = stroke_width(x)
     kernel = np.ones((2, 2), np.uint8)
-    if 0 < width < THIN:
-        return cv2.dilate(x, kernel)
-    if width > THICK:
-        return cv2.erode(x, kernel)
+    for _ in range(2):
+        width = stroke_width(x)
+        if 0 < width < THIN:
+            x = cv2.dilate(x, kernel)
+        elif width > THICK:
+            x = cv2.erode(x, kernel)
+        else:
+            break
     return x
 
 

@@ -1,0 +1,176 @@
+"""The paper's training pipeline: load, split, oversample, fit, evaluate, save with metadata."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .backends import Classifier, FORMAT_VERSION, Progress, load_model, write_metadata
+from .data import Dataset, concat, load_source, split_holdout
+from .errors import DataError, ModelError
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``digitocr train`` needs; stored verbatim in the model's metadata."""
+
+    backend: str = "cnn"
+    out: str = "models/cnn"
+    data: str | None = None
+    extra: list[str] = field(default_factory=list)
+    extra_holdout: float = 0.2
+    seed: int = 0
+    val_split: float = 0.1
+    oversample: bool = True
+    limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    members: list[str] = field(default_factory=list)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model depends on."""
+    import importlib.metadata as md
+
+    out = {"digitocr": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "keras", "tensorflow-cpu", "tensorflow", "scikit-learn",
+                 "imbalanced-learn", "opencv-python-headless", "scikit-image", "skops"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def stratified_subset(ds: Dataset, n: int, seed: int) -> Dataset:
+    """A seeded, class-balanced subset of at most ``n`` items."""
+    if n >= len(ds):
+        return ds
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(
+        np.arange(len(ds)), train_size=n, stratify=ds.y, random_state=seed
+    )
+    return ds.subset(np.sort(idx), f"[:{n}]")
+
+
+def validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Seeded stratified train/validation split (validation empty when fraction is 0)."""
+    if fraction <= 0:
+        return ds, ds.subset(np.arange(0))
+    if not fraction < 1:
+        raise DataError(f"validation split must be below 1, got {fraction}")
+    from sklearn.model_selection import train_test_split
+
+    tr, va = train_test_split(
+        np.arange(len(ds)), test_size=fraction, stratify=ds.y, random_state=seed
+    )
+    return ds.subset(np.sort(tr)), ds.subset(np.sort(va))
+
+
+def evaluate_on(model: Classifier, ds: Dataset) -> dict[str, Any]:
+    """Metrics of ``model`` on a dataset (see ``reports.compute_metrics``)."""
+    from .reports import compute_metrics
+
+    return compute_metrics(ds.y, model.predict_proba(ds.x))
+
+
+def _short(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("n", "accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc_ovr")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """Train (or, for an ensemble of ``members``, assemble) a model; save it; return metadata."""
+    from .plugins import get_classifiers
+
+    say = progress or (lambda _msg: None)
+    backends = get_classifiers()
+    if config.backend not in backends:
+        raise ModelError(
+            f"unknown backend {config.backend!r} (registered: {', '.join(sorted(backends))})"
+        )
+    out = Path(config.out)
+    start = time.perf_counter()
+    say(f"loading data ({config.data or 'MNIST'})")
+    test = load_source(config.data, "test")
+    holdouts: dict[str, Dataset] = {}
+    history: dict[str, list[float]] = {}
+    training_info: dict[str, Any] = {}
+
+    if config.members:
+        if config.backend != "ensemble":
+            raise ModelError("--member only makes sense with the ensemble backend")
+        from digitocr_plugins.ensemble import EnsembleClassifier
+
+        models = [load_model(m) for m in config.members]
+        model: Classifier = EnsembleClassifier.from_models(models, **config.options)
+        wall = sum(float(getattr(m, "metadata", {}).get("wall_time_s", 0.0)) for m in models)
+        training_info = {"members_from": list(config.members)}
+        for extra in config.extra:
+            _, held = split_holdout(load_source(extra), config.extra_holdout, config.seed)
+            holdouts[Path(extra).name] = held
+    else:
+        train_ds = load_source(config.data, "train")
+        if config.limit:
+            train_ds = stratified_subset(train_ds, config.limit, config.seed)
+        parts = [train_ds]
+        for extra in config.extra:
+            ds = load_source(extra)
+            tr, held = split_holdout(ds, config.extra_holdout, config.seed)
+            parts.append(tr)
+            if len(held):
+                holdouts[Path(extra).name] = held
+        full = concat(parts)
+        fit_ds, val_ds = validation_split(full, config.val_split, config.seed)
+        x, y = fit_ds.x, fit_ds.y
+        if config.oversample:
+            from .reports import oversample
+
+            x, y = oversample(x, y, config.seed)
+        training_info = {
+            "sources": [p.source for p in parts],
+            "sha256": full.sha256,
+            "n_train": len(y),
+            "n_validation": len(val_ds),
+            "class_counts_before_oversampling": np.bincount(fit_ds.y, minlength=10).tolist(),
+        }
+        options = {"seed": config.seed, **config.options}
+        model = backends[config.backend](**options)
+        say(f"training {config.backend} on {len(y)} images ({len(val_ds)} for validation)")
+        t0 = time.perf_counter()
+        result = model.fit(
+            x, y, validation=(val_ds.x, val_ds.y) if len(val_ds) else None, progress=say
+        )
+        wall = time.perf_counter() - t0
+        history = result.history
+        say(f"trained in {wall:.0f}s")
+
+    say("evaluating on the MNIST test set")
+    metrics: dict[str, Any] = {"mnist_test": evaluate_on(model, test)}
+    for name, held in holdouts.items():
+        metrics[f"holdout:{name}"] = _short(evaluate_on(model, held))
+    model.save(out)
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "backend": config.backend,
+        "config": dict(model.options),
+        "train_config": asdict(config),
+        "training": training_info,
+        "versions": library_versions(),
+        "wall_time_s": round(wall, 1),
+        "total_time_s": round(time.perf_counter() - start, 1),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "history": history,
+        "metrics": metrics,
+    }
+    write_metadata(out, metadata)
+    acc = metrics["mnist_test"]["accuracy"]
+    say(f"saved {out} (MNIST test accuracy {acc:.4f})")
+    return metadata

@@ -1,0 +1,128 @@
+"""Soft-voting ensemble: the weighted mean of its members' probabilities.
+
+Members are full model directories of their own (any backend) under ``members/``, so an
+ensemble can mix CNNs with classical models and each member stays loadable on its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitocr import hookimpl
+from digitocr.backends import (
+    Classifier,
+    FitResult,
+    Progress,
+    check_batch,
+    load_model,
+    read_metadata,
+    write_metadata,
+)
+from digitocr.errors import ModelError
+
+MEMBERS = "members"
+
+
+class EnsembleClassifier(Classifier):
+    """Averages member probabilities; ``members`` lists backend configs to train."""
+
+    backend = "ensemble"
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("members", [])
+        super().__init__(**options)
+        self.members: list[Classifier] = []
+        self.member_meta: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_models(cls, models: list[Classifier], **options: Any) -> EnsembleClassifier:
+        """An ensemble of already-trained models."""
+        if not models:
+            raise ModelError("an ensemble needs at least one member")
+        inst = cls(**options)
+        inst.members = list(models)
+        inst.member_meta = [dict(getattr(m, "metadata", {}) or {}) for m in models]
+        inst.options["members"] = [
+            {"backend": m.backend, "options": dict(m.options)} for m in models
+        ]
+        return inst
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        from digitocr.plugins import get_classifiers
+
+        specs = self.options["members"]
+        if not specs:
+            raise ModelError("an ensemble needs at least one member to train")
+        backends = get_classifiers()
+        self.members, self.member_meta = [], []
+        history: dict[str, list[float]] = {}
+        for i, spec in enumerate(specs):
+            name = spec["backend"]
+            if name not in backends or name == self.backend:
+                raise ModelError(f"ensemble member {i}: unknown backend {name!r}")
+            if progress:
+                progress(f"ensemble: member {i + 1}/{len(specs)} ({name})")
+            member = backends[name](**spec.get("options", {}))
+            result = member.fit(x, y, validation=validation, progress=progress)
+            self.members.append(member)
+            self.member_meta.append({"backend": name, "config": member.options,
+                                     "history": result.history})
+            for key, vals in result.history.items():
+                history[f"member{i}_{key}"] = vals
+        return FitResult(history=history, epochs=max((len(v) for v in history.values()), default=0))
+
+    def weights(self) -> np.ndarray:
+        w = self.options.get("weights")
+        arr = np.ones(len(self.members)) if not w else np.asarray(w, dtype=np.float64)
+        if arr.shape != (len(self.members),) or (arr < 0).any() or arr.sum() <= 0:
+            raise ModelError(f"ensemble weights {w} do not fit {len(self.members)} members")
+        return arr / arr.sum()
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        if not self.members:
+            raise ModelError("the ensemble has no members")
+        x = check_batch(x)
+        out = np.zeros((len(x), 10), np.float64)
+        for weight, member in zip(self.weights(), self.members, strict=True):
+            out += weight * member.predict_proba(x)
+        return out.astype(np.float32)
+
+    def save(self, directory: Path) -> None:
+        if not self.members:
+            raise ModelError("nothing to save: the ensemble has no members")
+        root = directory / MEMBERS
+        if root.exists():
+            shutil.rmtree(root)
+        for i, (member, meta) in enumerate(zip(self.members, self.member_meta, strict=True)):
+            sub = root / f"{i:02d}-{member.backend}"
+            member.save(sub)
+            write_metadata(sub, {**meta, "backend": member.backend,
+                                 "config": dict(member.options)})
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> EnsembleClassifier:
+        root = directory / MEMBERS
+        subs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
+        if not subs:
+            raise ModelError(f"{directory}: ensemble has no member directories under {MEMBERS}/")
+        inst = cls(**options)
+        inst.members = [load_model(str(sub)) for sub in subs]
+        inst.member_meta = [read_metadata(sub) for sub in subs]
+        inst.weights()
+        return inst
+
+
+@hookimpl
+def register_classifiers(register: Any) -> None:
+    register("ensemble", EnsembleClassifier)
