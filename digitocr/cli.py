@@ -252,5 +252,88 @@ def eda(
     click.echo(str(report))
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="FILE|DIR|-...")
+@click.option("--model", default="cnn", show_default=True,
+              help="Model name (in models/) or directory.")
+@click.option("--layout", default="auto", show_default=True,
+              help="Page layout: auto, boxes, string, digit, cheque (or a plugin's).")
+@click.option("--format", "fmt", default=None,
+              help="Output format: json, jsonl, csv (default: from --output's suffix, else json).")
+@click.option("-o", "--output", default=None,
+              help="Output file (written atomically); default stdout.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Digits below this confidence read '?', and their field needs_review.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Parallel worker processes (output order stays the input order).")
+@click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON of named rectangles to read instead of finding fields.")
+@click.option("--annotate", type=click.Path(file_okay=False), default=None,
+              help="Write annotated page images (PNG) into this folder.")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True,
+              help="Resolution for rendering PDF pages.")
+@click.option("--polarity", type=click.Choice(["auto", "dark", "bright"]), default="auto",
+              show_default=True, help="Ink darker (dark) or brighter (bright) than the paper.")
+@click.option("--deskew/--no-deskew", default=True, show_default=True, help="Straighten pages.")
+@click.option("--max-pixels", type=click.IntRange(1), default=60_000_000, show_default=True,
+              help="Refuse pages larger than this many pixels.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-file error lines.")
+def read(
+    paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
+    min_confidence: float, workers: int, template: str | None, annotate: str | None, dpi: int,
+    polarity: str, deskew: bool, max_pixels: int, quiet: bool,
+) -> None:
+    """Read handwritten digits from images and PDFs (a folder reads every file in it).
+
+    Exit status: 0 every file read, 1 some files failed (each gets an error record), 2 usage.
+    """
+    from .io import expand_inputs
+    from .pipeline import layouts, load_template
+    from .pipeline import read as read_files
+    from .plugins import get_writers
+    from .writers import format_for, get_writer, open_output
+
+    if not paths:
+        raise click.UsageError("give at least one file, folder, or - for stdin")
+    if layout not in layouts():
+        raise click.BadParameter(f"{layout!r} is not one of {', '.join(layouts())}",
+                                 param_hint="--layout")
+    fmt = fmt or format_for(output)
+    if fmt not in get_writers():
+        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(sorted(get_writers()))}",
+                                 param_hint="--format")
+    tmpl = load_template(template) if template else None
+    files = expand_inputs(paths)
+    if not files:
+        raise click.UsageError("no images or PDFs found in the given folders")
+    failed = 0
+    import sys
+
+    bar: Any = None if quiet or not sys.stderr.isatty() else click.progressbar(
+        length=len(files), file=sys.stderr, label="reading")
+
+    def progress(done: int, total: int, path: str) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    factory = get_writer(fmt)
+    with open_output(output) as stream:
+        writer = factory(stream)
+        for page in read_files(files, model, layout, min_confidence=min_confidence,
+                               template=tmpl, annotate=annotate, workers=workers, dpi=dpi,
+                               polarity=polarity, deskew=deskew, max_pixels=max_pixels,
+                               progress=progress):
+            if page.error is not None:
+                failed += 1
+                if not quiet:
+                    echo_err(f"error: {page.error}")
+            writer.write(page)
+        writer.close()
+    if bar is not None:
+        bar.render_finish()
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     cli(prog_name="digitocr")

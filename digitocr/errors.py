@@ -21,3 +21,11 @@ class PluginError(DigitOCRError):
 
 class InputError(DigitOCRError):
     """A document to read cannot be decoded (bad image, broken PDF, too large)."""
+
+
+class OutputError(DigitOCRError):
+    """An output file or folder cannot be written, or an output format is unknown."""
+
+
+class TemplateError(DigitOCRError):
+    """A ``--template`` file is missing or does not describe named rectangles."""

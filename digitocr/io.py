@@ -1,0 +1,270 @@
+"""Files → pages: every image flavour (bit depths, palettes, alpha, CMYK, multi-page TIFF) and PDF.
+
+Pages come out one at a time from a generator, as uint8 gray or RGB numpy arrays, so a 500-page
+PDF never sits in memory at once. Anything that cannot be decoded raises ``InputError`` with a
+one-line reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .errors import InputError
+
+#: refuse pages larger than this many pixels (a 300 dpi A3 page is ~17.4 Mpx)
+MAX_PIXELS = 60_000_000
+DEFAULT_DPI = 300
+IMAGE_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".pgm", ".ppm", ".pbm",
+    ".pnm", ".jp2",
+}
+PDF_SUFFIXES = {".pdf"}
+STDIN = "-"
+
+
+@dataclass
+class Page:
+    """One decoded page: ``image`` is uint8 (H, W) gray or (H, W, 3) RGB; ``page`` is 1-based."""
+
+    file: str
+    page: int
+    image: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
+    """Directories become their image/PDF files (recursively, sorted); other paths are kept."""
+    out: list[str] = []
+    for p in paths:
+        s = str(p)
+        path = Path(s)
+        if s != STDIN and path.is_dir():
+            found = [
+                f for f in path.rglob("*")
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES | PDF_SUFFIXES
+            ]
+            out.extend(str(f) for f in sorted(found))
+        else:
+            out.append(s)
+    return out
+
+
+def count_pages(path: str) -> int | None:
+    """Page count of a PDF or multi-page image without decoding pixels; None when unknown."""
+    try:
+        if _is_pdf_path(path):
+            return int(_pdfinfo(path)["Pages"])
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return int(getattr(im, "n_frames", 1))
+    except Exception:
+        return None
+
+
+def load_pages(
+    path: str | Path, *, dpi: int = DEFAULT_DPI, max_pixels: int = MAX_PIXELS
+) -> Iterator[Page]:
+    """Yield the pages of one file (``-`` reads stdin), decoding one page at a time."""
+    name = str(path)
+    if name == STDIN:
+        data = sys.stdin.buffer.read()
+        yield from _load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels)
+        return
+    p = Path(name)
+    if not p.exists():
+        raise InputError(f"{name}: no such file")
+    if p.is_dir():
+        raise InputError(f"{name}: is a directory")
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    if size == 0:
+        raise InputError(f"{name}: empty file (0 bytes)")
+    if head.startswith(b"%PDF"):
+        yield from _pdf_pages(name, name, dpi=dpi, max_pixels=max_pixels)
+        return
+    with p.open("rb") as fh:
+        yield from _image_pages(fh, name, max_pixels=max_pixels)
+
+
+def _load_bytes(data: bytes, name: str, *, dpi: int, max_pixels: int) -> Iterator[Page]:
+    if not data:
+        raise InputError(f"{name}: empty input (0 bytes)")
+    if data.startswith(b"%PDF"):
+        fd, tmp = tempfile.mkstemp(suffix=".pdf", prefix="digitocr-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            yield from _pdf_pages(tmp, name, dpi=dpi, max_pixels=max_pixels)
+        finally:
+            os.unlink(tmp)
+        return
+    yield from _image_pages(io.BytesIO(data), name, max_pixels=max_pixels)
+
+
+def _is_pdf_path(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(5).startswith(b"%PDF")
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- images
+
+
+def _image_pages(fh: BinaryIO, name: str, *, max_pixels: int) -> Iterator[Page]:
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with our own message
+    try:
+        im = Image.open(fh)
+    except UnidentifiedImageError as exc:
+        raise InputError(f"{name}: not an image or PDF this reader knows") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{name}: cannot decode image ({exc})") from exc
+    with im:
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        for i in range(frames):
+            try:
+                im.seek(i)
+            except (EOFError, OSError) as exc:
+                raise InputError(f"{name}: page {i + 1} cannot be read ({exc})") from exc
+            w, h = im.size
+            if w * h > max_pixels:
+                raise InputError(
+                    f"{name}: page {i + 1} is {w}x{h} = {w * h / 1e6:.1f} Mpx, over the "
+                    f"{max_pixels / 1e6:.0f} Mpx limit"
+                )
+            if w == 0 or h == 0:
+                raise InputError(f"{name}: page {i + 1} has no pixels")
+            try:
+                im.load()
+                arr = pil_to_array(im)
+            except (OSError, ValueError, SyntaxError, EOFError) as exc:
+                raise InputError(f"{name}: truncated or corrupt image data ({exc})") from exc
+            yield Page(name, i + 1, arr)
+
+
+def pil_to_array(im: Any) -> np.ndarray:
+    """A PIL image of any mode → uint8 gray (H, W) or RGB (H, W, 3); alpha composited on white."""
+    from PIL import Image
+
+    mode = im.mode
+    if mode in ("1", "L"):
+        return np.asarray(im.convert("L"), dtype=np.uint8)
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(im)
+        if mode == "F" or a.dtype.kind == "f":
+            a = a.astype(np.float64)
+            top = float(a.max()) if a.size else 0.0
+            a = a * (255.0 if top <= 1.0 else 255.0 / max(top, 1.0))
+            return np.clip(a, 0, 255).astype(np.uint8)
+        a = a.astype(np.int64)
+        top = 65535 if a.max(initial=0) > 255 else 255
+        return np.clip(a * 255 // top, 0, 255).astype(np.uint8)
+    if mode == "P":
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    if mode == "RGB":
+        return np.asarray(im, dtype=np.uint8)
+    # CMYK, YCbCr, LAB, HSV …: PIL knows how to get to RGB
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The first page of an encoded image held in memory."""
+    for page in _image_pages(io.BytesIO(data), name, max_pixels=max_pixels):
+        return page.image
+    raise InputError(f"{name}: no pages")
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def _pdfinfo(path: str) -> dict[str, Any]:
+    from pdf2image import pdfinfo_from_path
+    from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
+
+    try:
+        return dict(pdfinfo_from_path(path))
+    except PDFInfoNotInstalledError as exc:
+        raise InputError("reading PDF needs poppler-utils (pdfinfo, pdftoppm) installed") from exc
+    except (PDFPageCountError, PDFSyntaxError, ValueError) as exc:
+        text = str(exc)
+        if "password" in text.lower() or "encrypt" in text.lower():
+            raise InputError(f"{path}: encrypted PDF (password protected)") from exc
+        raise InputError(f"{path}: broken or unreadable PDF ({_first_line(text)})") from exc
+
+
+def _first_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "unknown error"
+
+
+def _pdf_pages(path: str, name: str, *, dpi: int, max_pixels: int) -> Iterator[Page]:
+    from pdf2image import convert_from_path
+    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+
+    info = _pdfinfo(path)
+    if str(info.get("Encrypted", "no")).lower().startswith("yes"):
+        raise InputError(f"{name}: encrypted PDF (password protected)")
+    pages = int(info.get("Pages", 0) or 0)
+    if pages <= 0:
+        raise InputError(f"{name}: PDF has no pages")
+    size = str(info.get("Page size", ""))
+    for i in range(1, pages + 1):
+        _check_pdf_size(size, dpi, max_pixels, name, i)
+        try:
+            imgs = convert_from_path(path, dpi=dpi, first_page=i, last_page=i, grayscale=False)
+        except (PDFPageCountError, PDFSyntaxError, OSError, ValueError) as exc:
+            raise InputError(f"{name}: page {i} cannot be rendered ({exc})") from exc
+        if not imgs:
+            raise InputError(f"{name}: page {i} rendered no image")
+        im = imgs[0]
+        w, h = im.size
+        if w * h > max_pixels:
+            raise InputError(
+                f"{name}: page {i} at {dpi} dpi is {w}x{h}, over the "
+                f"{max_pixels / 1e6:.0f} Mpx limit (lower --dpi)"
+            )
+        yield Page(name, i, pil_to_array(im))
+
+
+def _check_pdf_size(size: str, dpi: int, max_pixels: int, name: str, page: int) -> None:
+    # pdfinfo's "Page size: 595.276 x 841.89 pts (A4)" is the first page's; a cheap early check
+    try:
+        parts = size.split()
+        w_pt, h_pt = float(parts[0]), float(parts[2])
+    except (IndexError, ValueError):
+        return
+    px = (w_pt / 72 * dpi) * (h_pt / 72 * dpi)
+    if px > max_pixels * 1.05:
+        raise InputError(
+            f"{name}: page {page} at {dpi} dpi would be {px / 1e6:.0f} Mpx, over the "
+            f"{max_pixels / 1e6:.0f} Mpx limit (lower --dpi)"
+        )

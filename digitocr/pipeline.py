@@ -1,0 +1,384 @@
+"""``read()``: files → pages → fields → one batched classification per page → PageResults.
+
+Every crop of a page (all candidate cuts included) is normalised and classified in one
+``predict_proba`` call; each segment then keeps the reading with the best score (sum of the
+glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty). A file
+that cannot be read becomes an error record and the batch goes on. With ``workers > 1`` files are
+read in a process pool and results still come back in input order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Classifier, load_model
+from .errors import DigitOCRError, InputError, TemplateError
+from .io import DEFAULT_DPI, MAX_PIXELS, Page, expand_inputs, load_pages
+from .normalise import normalise
+from .results import BBox, Field, Glyph, PageResult
+from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+
+#: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
+GLYPH_BONUS = 0.7
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class TemplateField:
+    """A named rectangle of a template, read with its own layout."""
+
+    name: str
+    bbox: BBox
+    layout: str = "auto"
+
+
+@dataclass
+class Template:
+    """Named rectangles in the pixel space of a reference page (``width`` x ``height``)."""
+
+    fields: list[TemplateField]
+    width: int | None = None
+    height: int | None = None
+
+
+def load_template(path: str | Path) -> Template:
+    """Read ``--template FILE``: ``{"width", "height", "fields": [{"name", "bbox", "layout"}]}``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
+    raw = data.get("fields") if isinstance(data, dict) else data
+    if not isinstance(raw, list) or not raw:
+        raise TemplateError(f"{p}: template needs a non-empty 'fields' list")
+    fields = []
+    for i, f in enumerate(raw):
+        if not isinstance(f, dict):
+            raise TemplateError(f"{p}: field {i + 1} is not an object")
+        bbox = f.get("bbox")
+        if (not isinstance(bbox, list) or len(bbox) != 4
+                or not all(isinstance(v, (int, float)) for v in bbox) or bbox[2] <= 0
+                or bbox[3] <= 0):
+            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0")
+        name = f.get("name", str(i + 1))
+        x, y, w, h = (round(v) for v in bbox)
+        fields.append(TemplateField(str(name), (x, y, w, h), str(f.get("layout", "auto"))))
+    width = data.get("width") if isinstance(data, dict) else None
+    height = data.get("height") if isinstance(data, dict) else None
+    return Template(fields, int(width) if width else None, int(height) if height else None)
+
+
+@dataclass
+class ReadOptions:
+    """Everything that shapes how one page is read (picklable, sent to workers)."""
+
+    layout: str = "auto"
+    min_confidence: float = 0.0
+    dpi: int = DEFAULT_DPI
+    max_pixels: int = MAX_PIXELS
+    polarity: str = "auto"
+    deskew: bool = True
+    template: Template | None = None
+    annotate: Path | None = None
+    glyph_bonus: float = GLYPH_BONUS
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+
+
+def get_segmenter(name: str) -> Segmenter:
+    """The segmenter registered as ``name`` (through ``register_segmenters``)."""
+    from .plugins import get_segmenters
+
+    segs = get_segmenters()
+    if name not in segs:
+        raise InputError(f"unknown layout {name!r} (known: {', '.join(sorted(segs))})")
+    fn: Segmenter = segs[name]
+    return fn
+
+
+def layouts() -> list[str]:
+    """Names of the registered layouts."""
+    from .plugins import get_segmenters
+
+    return sorted(get_segmenters())
+
+
+# ------------------------------------------------------------------ one page
+
+
+def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
+    """Run the layout's segmenter, or one per template rectangle."""
+    seg_opts = replace(opts.segment, polarity=opts.polarity, deskew=opts.deskew)
+    if opts.template is None:
+        return get_segmenter(opts.layout)(image, seg_opts)
+    t = opts.template
+    h, w = image.shape[:2]
+    sx = w / t.width if t.width else 1.0
+    sy = h / t.height if t.height else 1.0
+    out: list[FieldCrops] = []
+    for tf in t.fields:
+        x, y, bw, bh = tf.bbox
+        x0, y0 = max(0, round(x * sx)), max(0, round(y * sy))
+        x1, y1 = min(w, round((x + bw) * sx)), min(h, round((y + bh) * sy))
+        box = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+        segments: list[Segment] = []
+        if x1 - x0 >= 4 and y1 - y0 >= 4:
+            layout = tf.layout if tf.layout != "auto" or opts.layout == "auto" else opts.layout
+            inner = get_segmenter(layout)(image[y0:y1, x0:x1], replace(seg_opts, deskew=False))
+            for f in inner:
+                for s in f.segments:
+                    segments.append(_offset(s, x0, y0))
+        out.append(FieldCrops(box, segments, kind="template", name=tf.name))
+    return out
+
+
+def _offset(seg: Segment, dx: int, dy: int) -> Segment:
+    for opt in seg.options:
+        for g in opt:
+            x, y, w, h = g.bbox
+            g.bbox = (x + dx, y + dy, w, h)
+    return seg
+
+
+def classify_fields(
+    fields: list[FieldCrops], classifier: Classifier, opts: ReadOptions
+) -> list[Field]:
+    """One batched ``predict_proba`` over every digit crop, then the best reading per segment."""
+    crops: list[GlyphCrop] = []
+    index: dict[int, int] = {}
+    for f in fields:
+        for s in f.segments:
+            for opt in s.options:
+                for g in opt:
+                    if g.kind == "digit" and id(g) not in index:
+                        index[id(g)] = len(crops)
+                        crops.append(g)
+    if crops:
+        batch = np.stack([normalise(g.image, polarity="bright") for g in crops])
+        probs = np.asarray(classifier.predict_proba(batch), dtype=np.float64)
+        if probs.shape != (len(crops), 10):
+            raise DigitOCRError(
+                f"classifier returned shape {probs.shape}, expected ({len(crops)}, 10)")
+    else:
+        probs = np.zeros((0, 10))
+    out: list[Field] = []
+    for n, f in enumerate(fields, start=1):
+        glyphs: list[Glyph] = []
+        for s in f.segments:
+            if not s.options:
+                continue
+            best = max(range(len(s.options)),
+                       key=lambda k: _score(s.options[k], s.penalties[k], probs, index, opts))
+            for g in s.options[best]:
+                glyphs.append(_glyph(g, probs, index, opts.min_confidence))
+        out.append(_field(n, f, glyphs, opts.min_confidence))
+    return out
+
+
+def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[int, int],
+           opts: ReadOptions) -> float:
+    total = -penalty
+    for g in opt:
+        if g.kind == "digit":
+            total += math.log(max(float(probs[index[id(g)]].max()), 1e-9)) + opts.glyph_bonus
+    return total
+
+
+def _glyph(g: GlyphCrop, probs: np.ndarray, index: dict[int, int], min_conf: float) -> Glyph:
+    if g.kind != "digit":
+        return Glyph(g.bbox, g.label, 1.0, [], kind="separator")
+    p = probs[index[id(g)]]
+    top = np.argsort(-p, kind="stable")[:3]
+    conf = float(p[top[0]])
+    label = str(int(top[0])) if conf >= min_conf else "?"
+    alts = [(str(int(k)), float(p[k])) for k in top]
+    return Glyph(g.bbox, label, conf, alts)
+
+
+def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field:
+    digits = [g for g in glyphs if g.kind == "digit"]
+    text = "".join(g.label for g in digits)
+    conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
+    review = min_conf > 0 and (conf < min_conf or "?" in text)
+    x, y, w, h = f.bbox
+    return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
+
+
+def read_page(page: Page, classifier: Classifier, opts: ReadOptions) -> PageResult:
+    """Segment, classify and assemble one decoded page."""
+    fields = classify_fields(find_fields(page.image, opts), classifier, opts)
+    result = PageResult(page.file, page.page, page.width, page.height, fields)
+    if opts.annotate is not None:
+        annotate(page, result, opts.annotate)
+    return result
+
+
+def read_image(image: np.ndarray, classifier: Classifier, opts: ReadOptions | None = None,
+               name: str = "<array>") -> PageResult:
+    """Read one in-memory image (uint8/uint16/float gray or RGB)."""
+    from PIL import Image
+
+    from .io import pil_to_array
+
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = pil_to_array(Image.fromarray(arr))
+    return read_page(Page(name, 1, arr), classifier, opts or ReadOptions())
+
+
+def read_file(path: str, classifier: Classifier, opts: ReadOptions) -> Iterator[PageResult]:
+    """Every page of one file; a file or page that cannot be read becomes an error record."""
+    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels)
+    n = 0
+    name = "<stdin>" if path == "-" else path
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except InputError as exc:
+            yield PageResult(name, n + 1 if n else 0, error=str(exc))
+            return
+        except Exception as exc:  # a decoder bug must not stop a batch of 10,000 files
+            yield PageResult(name, n + 1 if n else 0, error=f"{name}: cannot decode ({exc!r})")
+            return
+        n += 1
+        try:
+            yield read_page(page, classifier, opts)
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            yield PageResult(page.file, page.page, page.width, page.height,
+                             error=f"{page.file}: page {page.page} failed ({exc!r})")
+
+
+# ------------------------------------------------------------------ batch & workers
+
+_worker_model: Classifier | None = None
+_worker_opts: ReadOptions | None = None
+
+
+def _init_worker(model: str | Classifier, opts: ReadOptions) -> None:
+    global _worker_model, _worker_opts
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _worker_model = model if isinstance(model, Classifier) else load_model(model)
+    _worker_opts = opts
+
+
+def _work(path: str) -> list[PageResult]:
+    assert _worker_model is not None and _worker_opts is not None
+    return list(read_file(path, _worker_model, _worker_opts))
+
+
+def resolve_classifier(model: str | Path | Classifier) -> Classifier:
+    """A Classifier from a model name, a model directory, or an instance."""
+    return model if isinstance(model, Classifier) else load_model(str(model))
+
+
+def read(
+    paths: Iterable[str | Path],
+    model: str | Path | Classifier = "cnn",
+    layout: str = "auto",
+    *,
+    min_confidence: float = 0.0,
+    template: Template | str | Path | None = None,
+    annotate: str | Path | None = None,
+    workers: int = 1,
+    dpi: int = DEFAULT_DPI,
+    polarity: str = "auto",
+    deskew: bool = True,
+    max_pixels: int = MAX_PIXELS,
+    progress: Progress | None = None,
+) -> Iterator[PageResult]:
+    """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
+
+    Yields one PageResult per page, in input order, with ``error`` set on pages or files that
+    could not be read.
+    """
+    files = expand_inputs(paths)
+    get_segmenter(layout)  # fail early on an unknown layout
+    tmpl = template if isinstance(template, Template) or template is None else load_template(
+        template)
+    if tmpl is not None:
+        for tf in tmpl.fields:
+            if tf.layout != "auto":
+                get_segmenter(tf.layout)
+    ann = Path(annotate) if annotate is not None else None
+    if ann is not None:
+        ann.mkdir(parents=True, exist_ok=True)
+    opts = ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
+                       max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
+                       annotate=ann)
+    total = len(files)
+    if workers <= 1 or total <= 1 or "-" in files:
+        classifier = resolve_classifier(model)
+        for i, path in enumerate(files):
+            yield from read_file(path, classifier, opts)
+            if progress:
+                progress(i + 1, total, path)
+        return
+    if not isinstance(model, Classifier):
+        from .backends import read_metadata, resolve_model_dir
+
+        read_metadata(resolve_model_dir(str(model)))  # a bad --model fails before the pool
+        model = str(model)
+    method = "fork" if "tensorflow" not in sys.modules and os.name == "posix" else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(model, opts)) as pool:
+        pending: deque[tuple[str, Future[list[PageResult]]]] = deque()
+        it = iter(files)
+        done = 0
+        for path in it:
+            pending.append((path, pool.submit(_work, path)))
+            if len(pending) >= workers * 3:
+                break
+        while pending:
+            path, fut = pending.popleft()
+            yield from fut.result()
+            done += 1
+            if progress:
+                progress(done, total, path)
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_work, nxt)))
+
+
+# ------------------------------------------------------------------ annotation
+
+
+def annotate(page: Page, result: PageResult, folder: Path) -> Path:
+    """Draw fields (blue), glyphs (green, red when flagged) and texts; write a PNG."""
+    import cv2
+
+    img = page.image
+    bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else cv2.cvtColor(
+        img, cv2.COLOR_RGB2BGR)
+    scale = max(0.5, min(img.shape[:2]) / 1200)
+    thick = max(1, round(scale * 2))
+    for f in result.fields:
+        x, y, w, h = f.bbox
+        cv2.rectangle(bgr, (x, y), (x + w, y + h), (255, 80, 0), thick)
+        for g in f.glyphs:
+            gx, gy, gw, gh = g.bbox
+            colour = (0, 0, 255) if g.label == "?" else (0, 170, 0)
+            cv2.rectangle(bgr, (gx, gy), (gx + gw, gy + gh), colour, max(1, thick // 2))
+        label = f"{f.key}: {f.text} ({f.confidence:.2f})" + (" REVIEW" if f.needs_review else "")
+        cv2.putText(bgr, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
+                    (0, 0, 255) if f.needs_review else (255, 80, 0), thick)
+    stem = "stdin" if page.file == "<stdin>" else Path(page.file).stem
+    out = folder / f"{stem}-p{page.page}.png"
+    cv2.imwrite(str(out), bgr)
+    return out

@@ -1,0 +1,109 @@
+"""What ``read`` returns: PageResult → Field → Glyph, and the JSON Schema their dicts follow."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
+BBox = tuple[int, int, int, int]
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+@dataclass
+class Glyph:
+    """One character: a digit (``label`` 0-9, or ``?`` under --min-confidence) or a separator."""
+
+    bbox: BBox
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    kind: str = "digit"  # digit | separator
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bbox": list(self.bbox),
+            "label": self.label,
+            "kind": self.kind,
+            "confidence": _r(self.confidence),
+            "alternatives": [{"label": lab, "confidence": _r(c)} for lab, c in self.alternatives],
+        }
+
+
+@dataclass
+class Field:
+    """One box, comb or free digit string; ``text`` holds the digits only (separators left out)."""
+
+    index: int
+    bbox: BBox
+    text: str
+    confidence: float
+    needs_review: bool
+    glyphs: list[Glyph] = field(default_factory=list)
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        """``name`` when the field has one, else its 1-based index."""
+        return self.name if self.name is not None else str(self.index)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index}
+        if self.name is not None:
+            out["name"] = self.name
+        out.update(
+            bbox=list(self.bbox),
+            text=self.text,
+            confidence=_r(self.confidence),
+            needs_review=self.needs_review,
+            glyphs=[g.to_dict() for g in self.glyphs],
+        )
+        return out
+
+
+@dataclass
+class PageResult:
+    """One page of one file; ``error`` is set (and ``fields`` empty) when it could not be read."""
+
+    file: str
+    page: int
+    width: int = 0
+    height: int = 0
+    fields: list[Field] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "file": self.file,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "fields": [f.to_dict() for f in self.fields],
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema of one page record (``digitocr/schema.json``)."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return loaded
+
+
+def validate(record: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``record`` is not a valid page record."""
+    import jsonschema
+
+    jsonschema.validate(record, schema())

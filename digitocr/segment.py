@@ -1,0 +1,687 @@
+"""Page → fields → glyph crops. Segmenters find where digits are; they never classify.
+
+Steps shared by every layout:
+
+1. gray, polarity (ink dark on light after this step), background by a grayscale closing at
+   reduced scale (uneven light, printed backgrounds) → relative ink darkness in [0, 1];
+2. binarisation: Otsu on the ink map with a floor, plus hysteresis so faint stroke ends stay;
+3. (pages) deskew from the angle of long printed rules;
+4. (boxes) rule lines by morphological opening; removed, then pixels where a stroke crossed a
+   rule are put back; closed rectangles are boxes, boxes sharing edges in a row are combs;
+5. connected components grouped into strings; small ones are separators (. , -); pieces that
+   overlap in x are joined (broken strokes); wide pieces get candidate cuts (touching digits).
+
+A segment can be read in several ways (``Segment.options``); the pipeline scores each with the
+classifier and keeps the best, so the segmenter stays classifier-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import cv2
+import numpy as np
+
+from .normalise import to_gray
+
+BBox = tuple[int, int, int, int]
+
+
+@dataclass
+class GlyphCrop:
+    """One glyph's pixels: ``image`` is float32 ink-bright [0, 1], masked to the glyph's own ink."""
+
+    bbox: BBox
+    image: np.ndarray
+    kind: str = "digit"  # digit | separator
+    label: str = ""  # the separator's character
+
+
+@dataclass
+class Segment:
+    """A run of ink with alternative readings; ``options[0]`` is the segmenter's first guess."""
+
+    options: list[list[GlyphCrop]]
+    penalties: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.penalties:
+            self.penalties = [0.0] * len(self.options)
+
+
+@dataclass
+class FieldCrops:
+    """A field found on the page: its box (page pixels) and its segments left to right."""
+
+    bbox: BBox
+    segments: list[Segment]
+    kind: str = "string"  # box | comb | string | digit
+    name: str | None = None
+
+
+@dataclass
+class SegmentOptions:
+    """Knobs shared by the layouts."""
+
+    polarity: str = "auto"  # auto | dark (ink darker than paper) | bright
+    deskew: bool = True
+    max_skew: float = 6.0  # degrees
+
+
+Segmenter = Callable[[np.ndarray, SegmentOptions], list[FieldCrops]]
+
+
+# ------------------------------------------------------------------ ink map & binarisation
+
+
+@dataclass
+class Ink:
+    """The ink map (float32, 0 = paper, 1 = darkest ink) and its binarisation."""
+
+    ink: np.ndarray
+    mask: np.ndarray  # uint8 0/1
+    threshold: float
+
+
+def ink_map(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Relative ink darkness in [0, 1] after removing the background (uneven light, tints)."""
+    gray = to_gray(image)
+    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
+        gray = 255.0 - gray
+    elif polarity not in ("auto", "dark", "bright"):
+        raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
+    h, w = gray.shape
+    scale = min(1.0, 400.0 / max(h, w))
+    small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    k = int(max(7, round(min(small.shape) * 0.12))) | 1 if scale == 1.0 else 9
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+    bg = cv2.blur(bg, (k, k))
+    bg = np.maximum(bg, cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel))
+    if scale < 1:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    ink = (bg - gray) / np.maximum(bg, 32.0)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def binarise(ink: np.ndarray, floor: float = 0.18) -> Ink:
+    """Otsu on the ink map (never below ``floor``), with hysteresis down to half the threshold."""
+    u8 = (ink * 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    thr = max(float(otsu) / 255.0, floor)
+    strong = (ink > thr).astype(np.uint8)
+    weak = (ink > thr * 0.6).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    if n > 1:
+        has_strong = np.zeros(n, bool)
+        has_strong[np.unique(labels[strong > 0])] = True
+        has_strong[0] = False
+        mask = has_strong[labels].astype(np.uint8)
+    else:
+        mask = strong
+    return Ink(ink, mask, thr)
+
+
+# ------------------------------------------------------------------ deskew
+
+
+def estimate_skew(mask: np.ndarray, max_angle: float = 6.0) -> float:
+    """Skew in degrees (positive = text rises to the right) from long horizontal rules."""
+    h, w = mask.shape
+    length = max(25, min(h, w) // 25)
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
+        cv2.MORPH_RECT, (length, 1)))
+    horiz = cv2.dilate(horiz, cv2.getStructuringElement(cv2.MORPH_RECT, (length // 2, 3)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
+    angles, weights = [], []
+    for i in range(1, n):
+        cw = stats[i, cv2.CC_STAT_WIDTH]
+        if cw < max(4 * length, w // 8):
+            continue
+        x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        ch = stats[i, cv2.CC_STAT_HEIGHT]
+        sub = (labels[y0 : y0 + ch, x0 : x0 + cw] == i) & (mask[y0 : y0 + ch, x0 : x0 + cw] > 0)
+        ys, xs = np.nonzero(sub)
+        if len(xs) < 10:
+            continue
+        step = max(1, len(xs) // 2000)
+        slope = np.polyfit(xs[::step].astype(np.float64), ys[::step].astype(np.float64), 1)[0]
+        angles.append(float(np.degrees(np.arctan(slope))))
+        weights.append(float(cw))
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    a, wts = np.asarray(angles)[order], np.asarray(weights)[order]
+    median = float(a[np.searchsorted(np.cumsum(wts), wts.sum() / 2)])
+    angle = -median  # image y grows downwards
+    return angle if abs(angle) <= max_angle else 0.0
+
+
+def rotation(shape: tuple[int, ...], angle: float) -> np.ndarray:
+    """The 2x3 matrix rotating an image of ``shape`` by ``angle`` degrees about its centre."""
+    h, w = shape[:2]
+    return cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle, 1.0)
+
+
+# ------------------------------------------------------------------ rule lines, boxes, combs
+
+
+@dataclass
+class Rules:
+    """Printed rule lines (uint8 0/1 masks), their thickness and the closed boxes they make."""
+
+    horizontal: np.ndarray
+    vertical: np.ndarray
+    thickness: int
+    cells: list[BBox]
+
+
+def find_rules(mask: np.ndarray) -> Rules:
+    """Long horizontal and vertical rules, and the closed rectangles between them."""
+    h, w = mask.shape
+    length = max(25, min(h, w) // 25)
+    hk = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, hk)
+    vlen = max(12, length // 2)
+    vk = cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen))
+    vert = cv2.morphologyEx(mask, cv2.MORPH_OPEN, vk)
+    # a vertical rule must touch a horizontal one at both ends (a handwritten 1 rarely does)
+    vert = _touching_rules(vert, horiz)
+    thick = _thickness(horiz, axis=0)
+    lines = cv2.dilate(np.maximum(horiz, vert), np.ones((3, 3), np.uint8))
+    cells: list[BBox] = []
+    if horiz.any() and vert.any():
+        n, _, stats, _ = cv2.connectedComponentsWithStats(1 - lines, connectivity=4)
+        min_side = max(8, vlen // 2)
+        for i in range(1, n):
+            x, y, cw, ch, area = (int(v) for v in stats[i])
+            if x == 0 or y == 0 or x + cw >= w or y + ch >= h:
+                continue
+            if cw < min_side or ch < min_side or area < 0.85 * cw * ch:
+                continue
+            if cw > 0.9 * w and ch > 0.9 * h:
+                continue
+            cells.append((x - 1, y - 1, cw + 2, ch + 2))
+    return Rules(horiz, vert, thick, cells)
+
+
+def _touching_rules(vert: np.ndarray, horiz: np.ndarray) -> np.ndarray:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(vert, connectivity=8)
+    if n <= 1:
+        return vert
+    near = cv2.dilate(horiz, np.ones((7, 7), np.uint8))
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch, _ = (int(v) for v in stats[i])
+        top = near[y : y + 3, x : x + cw].any()
+        bottom = near[max(0, y + ch - 3) : y + ch, x : x + cw].any()
+        keep[i] = bool(top and bottom)
+    return (keep[labels]).astype(np.uint8)
+
+
+def _thickness(lines: np.ndarray, axis: int) -> int:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    if n <= 1:
+        return 3
+    if axis == 0:
+        t = stats[1:, cv2.CC_STAT_AREA] / np.maximum(stats[1:, cv2.CC_STAT_WIDTH], 1)
+    else:
+        t = stats[1:, cv2.CC_STAT_AREA] / np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], 1)
+    return int(max(1, round(float(np.median(t)))))
+
+
+def remove_rules(mask: np.ndarray, rules: Rules) -> np.ndarray:
+    """The mask without rule lines; where a stroke crosses a rule its pixels are put back."""
+    t = rules.thickness + 4
+    clean = mask & (1 - (rules.horizontal | rules.vertical))
+    across_h = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((t, 1), np.uint8))
+    across_v = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((1, t), np.uint8))
+    restored = (rules.horizontal & across_h) | (rules.vertical & across_v)
+    return clean | (restored & mask)
+
+
+def group_cells(cells: list[BBox], thickness: int) -> list[list[BBox]]:
+    """Cells side by side in a row (sharing a vertical rule) form one comb field."""
+    order = sorted(range(len(cells)), key=lambda i: (cells[i][1], cells[i][0]))
+    parent = list(range(len(cells)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    gap = 2 * thickness + 6
+    for a_i, a in enumerate(order):
+        ax, ay, aw, ah = cells[a]
+        for b in order[a_i + 1 :]:
+            bx, by, bw, bh = cells[b]
+            if abs(ay - by) > gap or abs(ah - bh) > gap:
+                continue
+            if 0 <= bx - (ax + aw) <= gap or 0 <= ax - (bx + bw) <= gap:
+                parent[find(b)] = find(a)
+    groups: dict[int, list[BBox]] = {}
+    for i in range(len(cells)):
+        groups.setdefault(find(i), []).append(cells[i])
+    return [sorted(g, key=lambda c: c[0]) for g in groups.values()]
+
+
+# ------------------------------------------------------------------ components → strings
+
+
+@dataclass
+class Comp:
+    """A group of connected components: bounding box and label ids in the label image."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    ids: list[int]
+    area: int
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    def merged(self, other: Comp) -> Comp:
+        return Comp(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1),
+                    max(self.y1, other.y1), self.ids + other.ids, self.area + other.area)
+
+
+class Components:
+    """Connected components of a binary mask, with crops taken from the ink map."""
+
+    def __init__(self, mask: np.ndarray, ink: np.ndarray, offset: tuple[int, int] = (0, 0)):
+        self.n, self.labels, self.stats, self.centroids = cv2.connectedComponentsWithStats(
+            mask, connectivity=8)
+        self.ink = ink
+        self.offset = offset
+
+    def comps(self, ids: Iterable[int]) -> list[Comp]:
+        out = []
+        for i in ids:
+            x, y, w, h, a = (int(v) for v in self.stats[i])
+            out.append(Comp(x, y, x + w, y + h, [int(i)], a))
+        return out
+
+    def inside(self, box: BBox, min_area: int) -> list[Comp]:
+        """Components whose centroid lies in ``box`` (label-image coordinates)."""
+        x, y, w, h = box
+        c = self.centroids
+        a = self.stats[:, cv2.CC_STAT_AREA]
+        sel = np.flatnonzero((c[:, 0] >= x) & (c[:, 0] < x + w) & (c[:, 1] >= y)
+                             & (c[:, 1] < y + h) & (a >= min_area))
+        return self.comps(sel[sel > 0])
+
+    def crop(self, comp: Comp, x_range: tuple[int, int] | None = None,
+             kind: str = "digit", label: str = "") -> GlyphCrop | None:
+        """The glyph image of ``comp`` (optionally only columns ``x_range``), masked to its ink."""
+        x0, x1 = (comp.x0, comp.x1) if x_range is None else x_range
+        lab = self.labels[comp.y0 : comp.y1, x0:x1]
+        own = np.isin(lab, comp.ids)
+        if not own.any():
+            return None
+        ys, xs = np.nonzero(own)
+        ya, yb, xa, xb = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        own = own[ya:yb, xa:xb]
+        gy, gx = comp.y0 + ya, x0 + xa
+        pad = 2
+        H, W = self.labels.shape
+        py0, px0 = max(0, gy - pad), max(0, gx - pad)
+        py1, px1 = min(H, gy + own.shape[0] + pad), min(W, gx + own.shape[1] + pad)
+        m = np.zeros((py1 - py0, px1 - px0), np.uint8)
+        m[gy - py0 : gy - py0 + own.shape[0], gx - px0 : gx - px0 + own.shape[1]] = own
+        if x_range is None:
+            m = cv2.dilate(m, np.ones((3, 3), np.uint8))
+        img = self.ink[py0:py1, px0:px1] * m
+        ox, oy = self.offset
+        bbox = (int(gx + ox), int(gy + oy), int(own.shape[1]), int(own.shape[0]))
+        return GlyphCrop(bbox, img.astype(np.float32), kind, label)
+
+
+def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) -> list[Segment]:
+    """Components of one field → segments left to right, with candidate joins and cuts."""
+    comps = [c for c in comps if c.area > 0]
+    if not comps:
+        return []
+    tall = max(c.h for c in comps)
+    heights = [c.h for c in comps if c.h >= 0.45 * tall]
+    dh = float(np.median(heights))
+    stroke = max(1.0, float(np.median([c.area / max(c.h + c.w, 1) for c in comps])))
+    # specks
+    comps = [c for c in comps if c.area >= max(4.0, 0.6 * stroke * stroke)
+             and max(c.w, c.h) >= 0.12 * dh]
+    if not comps:
+        return []
+    comps.sort(key=lambda c: c.x0)
+    # join pieces that overlap in x (broken strokes, detached bars)
+    joined: list[Comp] = []
+    for c in comps:
+        if joined:
+            p = joined[-1]
+            ov = min(p.x1, c.x1) - max(p.x0, c.x0)
+            if ov > 0.55 * min(p.w, c.w) and (p.h < 0.9 * dh or c.h < 0.9 * dh
+                                              or ov > 0.8 * min(p.w, c.w)):
+                joined[-1] = p.merged(c)
+                continue
+        joined.append(c)
+    segs: list[Segment] = []
+    i = 0
+    while i < len(joined):
+        c = joined[i]
+        if c.h < 0.42 * dh and c.w < 0.8 * dh:
+            sep = _separator(c, dh, cc)
+            if sep is not None:
+                segs.append(Segment([[sep]]))
+            i += 1
+            continue
+        nxt = joined[i + 1] if i + 1 < len(joined) else None
+        if (nxt is not None and c.w < 0.5 * dh and nxt.w < 0.5 * dh and nxt.h >= 0.42 * dh
+                and nxt.x0 - c.x1 < 0.12 * dh):
+            a, b, m = cc.crop(c), cc.crop(nxt), cc.crop(c.merged(nxt))
+            if a and b and m:
+                segs.append(Segment([[a, b], [m]], [0.0, 0.0]))
+                i += 2
+                continue
+        segs.append(_cut_options(cc, c, dh, max_split))
+        i += 1
+    return segs
+
+
+def _separator(c: Comp, dh: float, cc: Components) -> GlyphCrop | None:
+    label = "-" if c.w > 1.8 * c.h and c.w > 0.2 * dh else ","
+    if label == "," and c.h < 1.4 * c.w:
+        label = "."
+    return cc.crop(c, kind="separator", label=label)
+
+
+def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
+    whole = cc.crop(c)
+    options: list[list[GlyphCrop]] = [[whole]] if whole else []
+    penalties: list[float] = [0.0] if whole else []
+    ratio = c.w / max(dh, 1.0)
+    if ratio < 0.8:
+        return Segment(options, penalties)
+    lab = cc.labels[c.y0 : c.y1, c.x0 : c.x1]
+    profile = np.isin(lab, c.ids).sum(axis=0).astype(np.float32)
+    if len(profile) >= 5:
+        profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    for k in range(2, max_split + 1):
+        if ratio < 0.45 * k or ratio > 1.3 * k:
+            continue
+        for cuts in _best_cuts(profile, k):
+            bounds = [0, *cuts, c.w]
+            pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in pairwise(bounds)]
+            if all(p is not None and p.bbox[2] >= 2 for p in pieces):
+                options.append([p for p in pieces if p is not None])
+                cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
+                penalties.append(0.3 * cost)
+    if not options:
+        return Segment([], [])
+    if ratio > 1.25 and penalties:
+        penalties[0] += 0.8 * (ratio - 1.25)
+    return Segment(options, penalties)
+
+
+def _best_cuts(profile: np.ndarray, k: int, n: int = 3) -> list[list[int]]:
+    """Up to ``n`` sets of ``k - 1`` cut columns near the even split, at low ink."""
+    w = len(profile)
+    out: list[list[int]] = []
+    if k == 2:
+        lo, hi = int(w * 0.25), int(w * 0.75)
+        if hi <= lo + 1:
+            return []
+        region = profile[lo:hi]
+        idx = np.argsort(region, kind="stable")
+        chosen: list[int] = []
+        for j in idx:
+            x = lo + int(j)
+            if all(abs(x - y) > max(2, w // 12) for y in chosen):
+                chosen.append(x)
+            if len(chosen) >= n:
+                break
+        return [[x] for x in chosen]
+    cuts = []
+    for j in range(1, k):
+        centre = w * j / k
+        lo, hi = int(centre - w / (3 * k)), int(centre + w / (3 * k))
+        lo, hi = max(1, lo), min(w - 1, hi)
+        if hi <= lo:
+            return []
+        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+    out.append(cuts)
+    return out
+
+
+# ------------------------------------------------------------------ reading order
+
+
+def reading_order(fields: list[FieldCrops]) -> list[FieldCrops]:
+    """Top to bottom in lines (boxes whose vertical spans overlap), left to right in a line."""
+    rest = sorted(fields, key=lambda f: f.bbox[1])
+    out: list[FieldCrops] = []
+    while rest:
+        first = rest[0]
+        y0, y1 = first.bbox[1], first.bbox[1] + first.bbox[3]
+        line = [f for f in rest if min(y1, f.bbox[1] + f.bbox[3]) - max(y0, f.bbox[1])
+                > 0.5 * min(first.bbox[3], f.bbox[3])]
+        out.extend(sorted(line, key=lambda f: f.bbox[0]))
+        rest = [f for f in rest if f not in line]
+    return out
+
+
+# ------------------------------------------------------------------ layouts
+
+
+@dataclass
+class Prepared:
+    """A page ready for segmentation: deskewed ink map and mask, and the way back to page space."""
+
+    ink: np.ndarray
+    mask: np.ndarray
+    angle: float
+    shape: tuple[int, int]
+
+    def to_page(self, box: BBox) -> BBox:
+        """Map a box of the deskewed image back to page pixels (centre rotated, size kept)."""
+        if not self.angle:
+            return box
+        x, y, w, h = box
+        inv = cv2.invertAffineTransform(rotation(self.shape, self.angle))
+        cx, cy = x + w / 2.0, y + h / 2.0
+        px = inv[0, 0] * cx + inv[0, 1] * cy + inv[0, 2]
+        py = inv[1, 0] * cx + inv[1, 1] * cy + inv[1, 2]
+        return (round(px - w / 2.0), round(py - h / 2.0), w, h)
+
+
+def prepare(image: np.ndarray, opts: SegmentOptions, deskew: bool = True) -> Prepared:
+    """Ink map, binarisation and (optionally) deskew of one page."""
+    ink = ink_map(image, opts.polarity)
+    b = binarise(ink)
+    angle = 0.0
+    if deskew and opts.deskew:
+        angle = estimate_skew(b.mask, opts.max_skew)
+        if abs(angle) >= 0.15:
+            m = rotation(ink.shape, angle)
+            ink = cv2.warpAffine(ink, m, (ink.shape[1], ink.shape[0]), flags=cv2.INTER_LINEAR)
+            b = binarise(ink)
+        else:
+            angle = 0.0
+    return Prepared(b.ink, b.mask, angle, (ink.shape[0], ink.shape[1]))
+
+
+def _min_area(shape: tuple[int, ...]) -> int:
+    return max(3, int(min(shape[:2]) / 400) ** 2)
+
+
+def _map_field(p: Prepared, f: FieldCrops) -> FieldCrops:
+    if not p.angle:
+        return f
+    for seg in f.segments:
+        for opt in seg.options:
+            for g in opt:
+                g.bbox = p.to_page(g.bbox)
+    f.bbox = p.to_page(f.bbox)
+    return f
+
+
+def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
+    """Fields of a page with printed boxes: one field per box, one glyph per comb cell."""
+    clean = remove_rules(p.mask, rules)
+    cc = Components(clean, p.ink)
+    min_area = _min_area(p.mask.shape)
+    fields: list[FieldCrops] = []
+    for group in group_cells(rules.cells, rules.thickness):
+        x0 = min(c[0] for c in group)
+        y0 = min(c[1] for c in group)
+        x1 = max(c[0] + c[2] for c in group)
+        y1 = max(c[1] + c[3] for c in group)
+        bbox = (x0, y0, x1 - x0, y1 - y0)
+        if len(group) == 1:
+            comps = cc.inside(group[0], min_area)
+            fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
+            continue
+        segs: list[Segment] = []
+        for cell in group:
+            comps = [c for c in cc.inside(cell, min_area)]
+            if not comps:
+                continue
+            if (max(c.h for c in comps) < 0.25 * cell[3]
+                    and max(c.w for c in comps) < 0.25 * cell[2]):
+                continue  # a speck, not a digit: the cell is empty
+            merged = comps[0]
+            for c in comps[1:]:
+                merged = merged.merged(c)
+            crop = cc.crop(merged)
+            if crop is not None:
+                segs.append(Segment([[crop]]))
+        fields.append(FieldCrops(bbox, segs, kind="comb"))
+    return fields
+
+
+def free_fields(p: Prepared) -> list[FieldCrops]:
+    """Fields of a page without boxes: components grouped into lines and strings."""
+    cc = Components(p.mask, p.ink)
+    comps = cc.comps(range(1, cc.n))
+    min_area = _min_area(p.mask.shape)
+    comps = [c for c in comps if c.area >= min_area]
+    if not comps:
+        return []
+    tall = max(c.h for c in comps)
+    dh = float(np.median([c.h for c in comps if c.h >= 0.4 * tall]))
+    comps.sort(key=lambda c: c.x0)
+    groups: list[list[Comp]] = []
+    for c in comps:
+        cy = (c.y0 + c.y1) / 2
+        for g in groups:
+            last = g[-1]
+            gy0 = min(x.y0 for x in g)
+            gy1 = max(x.y1 for x in g)
+            if gy0 - 0.3 * dh <= cy <= gy1 + 0.3 * dh and c.x0 - max(x.x1 for x in g) < 1.2 * dh:
+                g.append(c)
+                break
+            del last
+        else:
+            groups.append([c])
+    fields = []
+    for g in groups:
+        if max(c.h for c in g) < 0.4 * dh:
+            continue
+        x0, y0 = min(c.x0 for c in g), min(c.y0 for c in g)
+        x1, y1 = max(c.x1 for c in g), max(c.y1 for c in g)
+        segs = string_segments(cc, g)
+        if segs:
+            fields.append(FieldCrops((x0, y0, x1 - x0, y1 - y0), segs, kind="string"))
+    return fields
+
+
+def segment_auto(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """Boxes and combs when the page has them, else free digit strings."""
+    p = prepare(image, opts)
+    rules = find_rules(p.mask)
+    fields = boxed_fields(p, rules) if rules.cells else free_fields(p)
+    return reading_order([_map_field(p, f) for f in fields])
+
+
+def segment_boxes(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """Only printed boxes and combs (nothing outside them is read)."""
+    p = prepare(image, opts)
+    rules = find_rules(p.mask)
+    return reading_order([_map_field(p, f) for f in boxed_fields(p, rules)])
+
+
+def segment_string(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """The whole image is one digit string (rules such as an underline are removed)."""
+    p = prepare(image, opts, deskew=False)
+    h, w = p.mask.shape
+    horiz = _long_lines(p.mask, max(25, int(0.5 * w)))
+    mask = p.mask
+    if horiz.any():
+        zero = np.zeros_like(horiz)
+        mask = remove_rules(p.mask, Rules(horiz, zero, _thickness(horiz, 0), []))
+    cc = Components(mask, p.ink)
+    comps = [c for c in cc.comps(range(1, cc.n)) if c.area >= 3]
+    return [FieldCrops((0, 0, w, h), string_segments(cc, comps), kind="string")]
+
+
+def _long_lines(mask: np.ndarray, length: int) -> np.ndarray:
+    """Horizontal rules at least ``length`` long (an underline, a box edge), as a 0/1 mask."""
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (min(length, mask.shape[1]), 1))
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
+
+
+def segment_digit(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """The whole image is one digit."""
+    p = prepare(image, opts, deskew=False)
+    h, w = p.mask.shape
+    cc = Components(p.mask, p.ink)
+    comps = [c for c in cc.comps(range(1, cc.n)) if c.area >= 2]
+    segs: list[Segment] = []
+    if comps:
+        big = max(c.area for c in comps)
+        keep = [c for c in comps if c.area >= 0.05 * big]
+        merged = keep[0]
+        for c in keep[1:]:
+            merged = merged.merged(c)
+        crop = cc.crop(merged)
+        if crop is not None:
+            segs.append(Segment([[crop]]))
+    return [FieldCrops((0, 0, w, h), segs, kind="digit")]
+
+
+def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """A full cheque: the courtesy-amount box (right half, wide), read as one digit string."""
+    p = prepare(image, opts)
+    rules = find_rules(p.mask)
+    h, w = p.mask.shape
+    cands = [c for c in rules.cells if 1.8 <= c[2] / max(c[3], 1) <= 9
+             and c[0] + c[2] / 2 > 0.5 * w and c[2] * c[3] > 0.004 * w * h]
+    if cands:
+        box = max(cands, key=lambda c: c[2] * c[3])
+        clean = remove_rules(p.mask, rules)
+        cc = Components(clean, p.ink)
+        comps = cc.inside(box, _min_area(p.mask.shape))
+        return [_map_field(p, FieldCrops(box, string_segments(cc, comps), kind="box"))]
+    free = free_fields(p)
+    right = [f for f in free if f.bbox[0] + f.bbox[2] / 2 > 0.5 * w]
+    if not right:
+        return []
+    best = max(right, key=lambda f: len(f.segments))
+    return [_map_field(p, best)]
+
+
+BUILTIN: dict[str, Segmenter] = {
+    "auto": segment_auto,
+    "boxes": segment_boxes,
+    "string": segment_string,
+    "digit": segment_digit,
+    "cheque": segment_cheque,
+}

@@ -1,0 +1,138 @@
+"""Output writers (json, jsonl, csv): they consume PageResults as a stream, one page at a time.
+
+A writer factory takes a text stream; ``open_output`` gives it either stdout or a temporary file
+beside the target that replaces the target (``os.replace``) only when writing finished, so a
+crash never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from .errors import OutputError
+from .results import PageResult
+
+CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h")
+
+
+class Writer(Protocol):
+    """What a registered writer factory returns."""
+
+    def write(self, page: PageResult) -> None: ...
+
+    def close(self) -> None: ...
+
+
+WriterFactory = Callable[[TextIO], Writer]
+
+
+class JsonWriter:
+    """A JSON array of page records, written element by element."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def write(self, page: PageResult) -> None:
+        self.stream.write("[\n" if self.count == 0 else ",\n")
+        self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False))
+        self.count += 1
+
+    def close(self) -> None:
+        self.stream.write("[]\n" if self.count == 0 else "\n]\n")
+        self.stream.flush()
+
+
+class JsonlWriter:
+    """One page record per line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, page: PageResult) -> None:
+        self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class CsvWriter:
+    """One row per field; a page that failed gets one row with no field, flagged for review."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.csv = csv.writer(stream, lineterminator="\n")
+        self.csv.writerow(CSV_COLUMNS)
+
+    def write(self, page: PageResult) -> None:
+        if page.error is not None:
+            self.csv.writerow([page.file, page.page, "", "", "", "true", "", "", "", ""])
+            return
+        for f in page.fields:
+            x, y, w, h = f.bbox
+            self.csv.writerow(
+                [page.file, page.page, f.key, f.text, f"{f.confidence:.4f}",
+                 "true" if f.needs_review else "false", x, y, w, h]
+            )
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+BUILTIN: dict[str, WriterFactory] = {"json": JsonWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
+
+
+def format_for(path: str | None, default: str = "json") -> str:
+    """Guess the format from an output file's suffix (``.csv``, ``.jsonl``), else ``default``."""
+    if path:
+        suffix = Path(path).suffix.lower().lstrip(".")
+        if suffix in ("csv", "jsonl", "json"):
+            return suffix
+        if suffix == "ndjson":
+            return "jsonl"
+    return default
+
+
+@contextlib.contextmanager
+def open_output(path: str | Path | None) -> Iterator[TextIO]:
+    """stdout for None or ``-``; else a temp file in the target's folder, moved in on success."""
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{target}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def get_writer(name: str) -> WriterFactory:
+    """The writer factory registered under ``name`` (through ``register_writers``)."""
+    from .plugins import get_writers
+
+    writers = get_writers()
+    if name not in writers:
+        raise OutputError(f"unknown output format {name!r} (known: {', '.join(sorted(writers))})")
+    factory: WriterFactory = writers[name]
+    return factory
