@@ -151,5 +151,5 @@ def load_model(name_or_path: str, models_dir: Path | None = None) -> Classifier:
             f"(loaded: {', '.join(sorted(classifiers))})"
         )
     model = classifiers[backend].load(directory, dict(meta.get("config", {})))
-    model.metadata = meta  # type: ignore[attr-defined]
+    model.metadata = meta
     return model

@@ -187,9 +187,9 @@ def _sha256_file(path: Path) -> str:
 
 
 def is_mnist_dir(path: Path) -> bool:
-    return path.is_dir() and any(
+    return (path.is_dir() and any(
         (path / (MNIST_FILES["train"][0] + s)).is_file() for s in ("", ".gz")
-    ) or any((path / (MNIST_FILES["test"][0] + s)).is_file() for s in ("", ".gz"))
+    )) or any((path / (MNIST_FILES["test"][0] + s)).is_file() for s in ("", ".gz"))
 
 
 def default_mnist_dir() -> Path | None:
@@ -268,7 +268,7 @@ def split_holdout(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dat
     for digit in range(10):
         idx = np.flatnonzero(ds.y == digit)
         rng.shuffle(idx)
-        held.append(idx[: int(round(len(idx) * fraction))])
+        held.append(idx[: round(len(idx) * fraction)])
     held_idx = np.sort(np.concatenate(held))
     train_idx = np.setdiff1d(np.arange(len(ds)), held_idx)
     return ds.subset(train_idx, ":train"), ds.subset(held_idx, ":holdout")

@@ -127,11 +127,11 @@ def normalise(
         return out
     cy = float((small.sum(axis=1) * np.arange(nh)).sum() / total)
     cx = float((small.sum(axis=0) * np.arange(nw)).sum() / total)
-    shift = np.float32([[1, 0, (SIZE - 1) / 2 - cx], [0, 1, (SIZE - 1) / 2 - cy]])
-    out = cv2.warpAffine(
+    shift = np.array([[1, 0, (SIZE - 1) / 2 - cx], [0, 1, (SIZE - 1) / 2 - cy]], np.float32)
+    moved = cv2.warpAffine(
         small, shift, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(moved, 0.0, 1.0).astype(np.float32)
 
 
 def normalise_batch(

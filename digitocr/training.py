@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .backends import Classifier, FORMAT_VERSION, Progress, load_model, write_metadata
+from .backends import FORMAT_VERSION, Classifier, Progress, load_model, write_metadata
 from .data import Dataset, concat, load_source, split_holdout
 from .errors import DataError, ModelError
 

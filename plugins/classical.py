@@ -9,7 +9,7 @@ separates the classes in that compact space. Models are stored with skops, never
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ def deskew(img: np.ndarray) -> np.ndarray:
         return img.copy()
     skew = m["mu11"] / m["mu02"]
     size = img.shape[0]
-    warp = np.float32([[1, skew, -0.5 * size * skew], [0, 1, 0]])
+    warp = np.array([[1, skew, -0.5 * size * skew], [0, 1, 0]], dtype=np.float32)
     return cv2.warpAffine(
         img, warp, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
     )
@@ -45,7 +45,7 @@ def features(x: np.ndarray) -> np.ndarray:
 class SklearnClassifier(Classifier):
     """A scikit-learn pipeline (PCA → estimator) over deskewed pixels."""
 
-    defaults: dict[str, Any] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**{**self.defaults, **options})
@@ -125,7 +125,7 @@ class KNNClassifier(SklearnClassifier):
     """k nearest neighbours, distance-weighted, on 40 principal components."""
 
     backend = "knn"
-    defaults = {"components": 40, "k": 4}
+    defaults: ClassVar[dict[str, Any]] = {"components": 40, "k": 4}
 
     def make_estimator(self) -> Any:
         from sklearn.neighbors import KNeighborsClassifier
@@ -137,7 +137,7 @@ class SVMClassifier(SklearnClassifier):
     """RBF support-vector machine on 50 principal components, with Platt probabilities."""
 
     backend = "svm"
-    defaults = {"components": 50, "C": 10.0, "gamma": "scale"}
+    defaults: ClassVar[dict[str, Any]] = {"components": 50, "C": 10.0, "gamma": "scale"}
 
     def make_estimator(self) -> Any:
         from sklearn.calibration import CalibratedClassifierCV

@@ -6,6 +6,7 @@ TensorFlow is imported only inside methods, so listing plugins or ``--help`` sta
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,17 @@ DEFAULTS: dict[str, Any] = {
 def _keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
-
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    # TensorFlow's C++ start-up notes (oneDNN, absl) bypass every log setting: hide just those
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     return keras
 
 
@@ -152,7 +162,10 @@ class CNNClassifier(Classifier):
         if self.model is None:
             raise ModelError("nothing to save: the CNN has not been trained")
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(directory / WEIGHTS)
+        # a fresh copy carries the weights but not the optimizer state (a third of the size)
+        clean = type(self.model).from_config(self.model.get_config())
+        clean.set_weights(self.model.get_weights())
+        clean.save(directory / WEIGHTS)
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CNNClassifier:
@@ -185,7 +198,7 @@ class _ProgressCallback:
     """Per-epoch progress lines (Keras's own bar would go to stdout)."""
 
     def __new__(cls, keras: Any, progress: Progress | None, epochs: int) -> Any:
-        class Callback(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+        class Callback(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
                 self.t0 = time.perf_counter()
 

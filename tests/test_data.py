@@ -38,7 +38,7 @@ def test_real_mnist_with_checksums(mnist_dir: Path) -> None:
     ds = load_source(str(mnist_dir), "test")
     assert ds.x.shape == (10000, 28, 28) and ds.x.dtype == np.float32
     assert ds.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert 0.0 <= ds.x.min() and ds.x.max() == 1.0
+    assert ds.x.min() >= 0.0 and ds.x.max() == 1.0
     assert ds.source == "mnist:test"
 
 
@@ -109,7 +109,7 @@ def test_npz_missing_array(tmp_path: Path) -> None:
 def test_not_a_zip(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
     path.write_bytes(b"hello")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
         load_source(str(path))
 
 
@@ -137,7 +137,7 @@ def test_digit_folders(tmp_path: Path) -> None:
 def test_unreadable_image_in_folder(tmp_path: Path) -> None:
     (tmp_path / "crops" / "1").mkdir(parents=True)
     (tmp_path / "crops" / "1" / "x.png").write_bytes(b"not a png")
-    with pytest.raises(DataError, match="x.png: not a readable image"):
+    with pytest.raises(DataError, match=r"x\.png: not a readable image"):
         load_source(str(tmp_path / "crops"))
 
 

@@ -1,0 +1,187 @@
+"""train / evaluate / eda end to end on small subsets, model directories, startup cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from digitocr.backends import load_model, read_metadata, write_metadata
+from digitocr.cli import cli
+from digitocr.errors import ModelError
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_version_and_help_do_not_import_tensorflow() -> None:
+    code = (
+        "import sys; from digitocr.cli import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False False"
+    code, stdout, _ = run("--version")
+    assert (code, stdout) == (0, "digitocr, version 0.1.0\n")
+
+
+def test_train_and_evaluate_with_a_fake_plugin(
+    tmp_path: Path, mnist_dir: Path, fake_plugin: None
+) -> None:
+    out = tmp_path / "fake"
+    code, stdout, stderr = run("train", "fake", "--data", str(mnist_dir), "--limit", "1000",
+                               "--out", str(out))
+    assert code == 0, stderr
+    assert stdout.startswith(f"{out}: MNIST test accuracy 0.")
+    meta = read_metadata(out)
+    assert meta["backend"] == "fake"
+    assert meta["training"]["sources"] == ["mnist:train[:1000]"]
+    counts = meta["training"]["class_counts_before_oversampling"]
+    assert sum(counts) == 900 and meta["training"]["n_validation"] == 100
+    assert meta["training"]["n_train"] == 10 * max(counts)  # RandomOverSampler balanced them
+    assert len(meta["training"]["sha256"]) == 64
+    assert meta["history"] == {"loss": [1.0, 0.5]}
+    assert {"numpy", "python", "digitocr"} <= set(meta["versions"])
+    assert meta["metrics"]["mnist_test"]["n"] == 10000
+    assert meta["metrics"]["mnist_test"]["accuracy"] > 0.6  # nearest-centroid on pixels
+
+    code, stdout, stderr = run("evaluate", "--model", str(out), "--data", str(mnist_dir),
+                               "--limit", "200", "--json", "--figures", str(tmp_path / "figs"))
+    assert code == 0, stderr
+    metrics = json.loads(stdout)
+    assert metrics["n"] == 200 and metrics["data"] == "mnist:test"
+    model = load_model(str(out))
+    expected = float((model.predict(load_test(mnist_dir)[:200]) == load_labels(mnist_dir)[:200])
+                     .mean())
+    assert metrics["accuracy"] == pytest.approx(expected)
+    names = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert names == ["confident_mistakes.png", "confusion_matrix.png", "prediction_grid.png",
+                     "training_curves.png"]
+
+
+def load_test(mnist_dir: Path) -> np.ndarray:
+    from digitocr.data import load_source
+
+    return load_source(str(mnist_dir), "test").x
+
+
+def load_labels(mnist_dir: Path) -> np.ndarray:
+    from digitocr.data import load_source
+
+    return load_source(str(mnist_dir), "test").y
+
+
+def test_knn_with_extra_data_and_holdout(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "knn"
+    code, _, stderr = run("train", "knn", "--data", str(data_dir / "mnist"), "--limit", "2000",
+                          "--extra", str(data_dir / "usps" / "usps-train.npz"),
+                          "--extra-holdout", "0.5", "--out", str(out))
+    assert code == 0, stderr
+    meta = read_metadata(out)
+    assert meta["training"]["sources"] == ["mnist:train[:2000]", "npz:usps-train.npz:train"]
+    held = meta["metrics"]["holdout:usps-train.npz"]
+    assert held["n"] == 3645 and held["accuracy"] > 0.8
+    assert meta["metrics"]["mnist_test"]["accuracy"] > 0.85
+    assert (out / "model.skops").is_file()
+
+
+def test_network_options_rejected_for_classical(mnist_dir: Path, tmp_path: Path) -> None:
+    code, stdout, stderr = run("train", "knn", "--data", str(mnist_dir), "--epochs", "3",
+                               "--out", str(tmp_path / "x"))
+    assert code == 2
+    assert "Error: epochs only apply to networks, not knn" in stderr
+
+
+def test_unknown_backend(tmp_path: Path) -> None:
+    code, _, stderr = run("train", "nope", "--out", str(tmp_path / "x"))
+    assert code == 2
+    assert "unknown backend 'nope'" in stderr
+
+
+@pytest.mark.slow
+def test_cnn_tiny_run_is_seeded_and_reloadable(tmp_path: Path, mnist_dir: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        code, _, stderr = run("train", "cnn", "--data", str(mnist_dir), "--limit", "300",
+                              "--epochs", "2", "--seed", "7", "--out", str(out))
+        assert code == 0, stderr
+        assert "epoch 2/2" in stderr
+        outs.append(out)
+    a, b = (load_model(str(o)) for o in outs)
+    x = load_test(mnist_dir)[:50]
+    np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), atol=1e-5)
+    meta = read_metadata(outs[0])
+    assert meta["config"]["arch"] == "paper" and meta["config"]["seed"] == 7
+    assert len(meta["history"]["val_loss"]) == 2
+    layers = [type(layer).__name__ for layer in a.model.layers]  # type: ignore[attr-defined]
+    assert layers == ["RandomRotation", "RandomTranslation", "RandomZoom",
+                      "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
+                      "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
+                      "Flatten", "Dense", "Dropout", "Dense"]
+
+
+def test_ensemble_of_trained_members_averages(
+    tmp_path: Path, mnist_dir: Path, fake_plugin: None
+) -> None:
+    for seed, limit in (("1", "500"), ("2", "800")):
+        code, _, stderr = run("train", "fake", "--data", str(mnist_dir), "--limit", limit,
+                              "--seed", seed, "--out", str(tmp_path / f"m{seed}"))
+        assert code == 0, stderr
+    code, _, stderr = run("train", "ensemble", "--data", str(mnist_dir),
+                          "--member", str(tmp_path / "m1"), "--member", str(tmp_path / "m2"),
+                          "--out", str(tmp_path / "ens"))
+    assert code == 0, stderr
+    ens = load_model(str(tmp_path / "ens"))
+    m1, m2 = load_model(str(tmp_path / "m1")), load_model(str(tmp_path / "m2"))
+    x = load_test(mnist_dir)[:20]
+    expected = (m1.predict_proba(x) + m2.predict_proba(x)) / 2
+    np.testing.assert_allclose(ens.predict_proba(x), expected, rtol=1e-5)
+    members = sorted(p.name for p in (tmp_path / "ens" / "members").iterdir())
+    assert members == ["00-fake", "01-fake"]
+
+
+def test_corrupt_and_incompatible_models(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    write_metadata(bad, {"backend": "cnn", "config": {}})
+    (bad / "model.keras").write_bytes(b"garbage")
+    code, _, stderr = run("evaluate", "--model", str(bad), "--no-figures")
+    assert code == 1
+    assert stderr.startswith(f"Error: {bad / 'model.keras'}: cannot load Keras model")
+    assert "Traceback" not in stderr
+
+    write_metadata(bad, {"backend": "cnn", "format_version": 99})
+    with pytest.raises(ModelError, match="format version 99 is newer"):
+        load_model(str(bad))
+    write_metadata(bad, {"backend": "martian"})
+    with pytest.raises(ModelError, match="backend 'martian' is not registered"):
+        load_model(str(bad))
+    (bad / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelError, match="unreadable metadata"):
+        load_model(str(bad))
+    with pytest.raises(ModelError, match="no model named 'missing'"):
+        load_model("missing", models_dir=tmp_path)
+
+
+def test_eda_report(tmp_path: Path, mnist_dir: Path) -> None:
+    code, stdout, stderr = run("eda", "--data", str(mnist_dir), "--limit", "300",
+                               "--out", str(tmp_path / "eda"))
+    assert code == 0, stderr
+    report = Path(stdout.strip())
+    assert report == tmp_path / "eda" / "report.md"
+    text = report.read_text()
+    for png in sorted((tmp_path / "eda").glob("*.png")):
+        assert f"]({png.name})" in text
+    assert {p.name for p in (tmp_path / "eda").glob("*.png")} >= {
+        "class_distribution.png", "pixel_correlation.png", "sample_grid.png",
+        "augmented_samples.png"}
