@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/digitocr evaluate --model cnn --no-figures
+	$(BIN)/digitocr read samples/ --format csv
 
 lint: setup
 	$(BIN)/ruff check .
