@@ -30,7 +30,7 @@ from .results import BBox, Field, Glyph, PageResult
 from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
 
 #: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
-GLYPH_BONUS = 0.7
+GLYPH_BONUS = 0.0
 Progress = Callable[[int, int, str], None]
 
 

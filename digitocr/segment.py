@@ -233,13 +233,24 @@ def _thickness(lines: np.ndarray, axis: int) -> int:
     return int(max(1, round(float(np.median(t)))))
 
 
-def remove_rules(mask: np.ndarray, rules: Rules) -> np.ndarray:
-    """The mask without rule lines; where a stroke crosses a rule its pixels are put back."""
+def remove_rules(mask: np.ndarray, rules: Rules, restore_vertical: bool = True) -> np.ndarray:
+    """The mask without rule lines; where a stroke crosses a rule its pixels are put back.
+
+    Comb fields pass ``restore_vertical=False``: their vertical rules separate cells, and
+    putting pixels back there would join digits written close to both sides of a rule.
+    """
     t = rules.thickness + 4
+    grow = max(1, rules.thickness // 3)
+    # rules grown a little: a blurred or JPEG-ragged rule leaves slivers that read as a "1"
+    h = cv2.dilate(rules.horizontal, np.ones((2 * grow + 1, 1), np.uint8))
+    v = cv2.dilate(rules.vertical, np.ones((1, 2 * grow + 1), np.uint8))
+    rules = Rules(h, v, rules.thickness + 2 * grow, rules.cells)
     clean = mask & (1 - (rules.horizontal | rules.vertical))
     across_h = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((t, 1), np.uint8))
-    across_v = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((1, t), np.uint8))
-    restored = (rules.horizontal & across_h) | (rules.vertical & across_v)
+    restored = rules.horizontal & across_h
+    if restore_vertical:
+        across_v = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((1, t), np.uint8))
+        restored = restored | (rules.vertical & across_v)
     return clean | (restored & mask)
 
 
@@ -383,13 +394,26 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
                 segs.append(Segment([[sep]]))
             i += 1
             continue
-        nxt = joined[i + 1] if i + 1 < len(joined) else None
-        if (nxt is not None and c.w < 0.5 * dh and nxt.w < 0.5 * dh and nxt.h >= 0.42 * dh
-                and nxt.x0 - c.x1 < 0.12 * dh):
-            a, b, m = cc.crop(c), cc.crop(nxt), cc.crop(c.merged(nxt))
-            if a and b and m:
-                segs.append(Segment([[a, b], [m]], [0.0, 0.0]))
-                i += 2
+        # pieces that (nearly) touch and together are no wider than one digit: a broken digit,
+        # or two narrow digits; the classifier's confidence decides, geometry gives the prior
+        group, merged, j = [c], c, i + 1
+        while j < len(joined):
+            nxt = joined[j]
+            if (nxt.h < 0.42 * dh and nxt.w < 0.8 * dh) or nxt.x0 - merged.x1 > 0.05 * dh:
+                break
+            if merged.merged(nxt).w > 0.85 * dh:
+                break
+            group.append(nxt)
+            merged = merged.merged(nxt)
+            j += 1
+        if len(group) > 1:
+            whole = cc.crop(merged)
+            parts = [cc.crop(g) for g in group]
+            if whole is not None and all(parts):
+                ratio = merged.w / dh
+                segs.append(Segment([[whole], [g for g in parts if g is not None]],
+                                    [max(0.0, ratio - 0.7) * 4, max(0.0, 0.7 - ratio) * 4]))
+                i = j
                 continue
         segs.append(_cut_options(cc, c, dh, max_split))
         i += 1
@@ -535,11 +559,14 @@ def _map_field(p: Prepared, f: FieldCrops) -> FieldCrops:
 
 def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     """Fields of a page with printed boxes: one field per box, one glyph per comb cell."""
-    clean = remove_rules(p.mask, rules)
-    cc = Components(clean, p.ink)
+    groups = group_cells(rules.cells, rules.thickness)
+    cc = Components(remove_rules(p.mask, rules), p.ink)
+    comb_cc = cc
+    if any(len(g) > 1 for g in groups):
+        comb_cc = Components(remove_rules(p.mask, rules, restore_vertical=False), p.ink)
     min_area = _min_area(p.mask.shape)
     fields: list[FieldCrops] = []
-    for group in group_cells(rules.cells, rules.thickness):
+    for group in groups:
         x0 = min(c[0] for c in group)
         y0 = min(c[1] for c in group)
         x1 = max(c[0] + c[2] for c in group)
@@ -551,16 +578,16 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
             continue
         segs: list[Segment] = []
         for cell in group:
-            comps = [c for c in cc.inside(cell, min_area)]
+            comps = comb_cc.inside(cell, min_area)
             if not comps:
                 continue
-            if (max(c.h for c in comps) < 0.25 * cell[3]
-                    and max(c.w for c in comps) < 0.25 * cell[2]):
+            if (max(c.h for c in comps) < 0.35 * cell[3]
+                    and max(c.w for c in comps) < 0.35 * cell[2]):
                 continue  # a speck, not a digit: the cell is empty
             merged = comps[0]
             for c in comps[1:]:
                 merged = merged.merged(c)
-            crop = cc.crop(merged)
+            crop = comb_cc.crop(merged)
             if crop is not None:
                 segs.append(Segment([[crop]]))
         fields.append(FieldCrops(bbox, segs, kind="comb"))
