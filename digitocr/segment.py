@@ -128,10 +128,15 @@ def binarise(ink: np.ndarray, floor: float = 0.18) -> Ink:
 # ------------------------------------------------------------------ deskew
 
 
+def rule_length(shape: tuple[int, ...]) -> int:
+    """Shortest run of ink taken for a printed rule: longer than a handwritten digit's bar."""
+    return max(60, min(shape[:2]) // 25)
+
+
 def estimate_skew(mask: np.ndarray, max_angle: float = 6.0) -> float:
     """Skew in degrees (positive = text rises to the right) from long horizontal rules."""
     h, w = mask.shape
-    length = max(25, min(h, w) // 25)
+    length = rule_length(mask.shape)
     horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
         cv2.MORPH_RECT, (length, 1)))
     horiz = cv2.dilate(horiz, cv2.getStructuringElement(cv2.MORPH_RECT, (length // 2, 3)))
@@ -182,7 +187,7 @@ class Rules:
 def find_rules(mask: np.ndarray) -> Rules:
     """Long horizontal and vertical rules, and the closed rectangles between them."""
     h, w = mask.shape
-    length = max(25, min(h, w) // 25)
+    length = rule_length(mask.shape)
     hk = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
     horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, hk)
     vlen = max(12, length // 2)
@@ -368,7 +373,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     dh = float(np.median(heights))
     stroke = max(1.0, float(np.median([c.area / max(c.h + c.w, 1) for c in comps])))
     # specks
-    comps = [c for c in comps if c.area >= max(4.0, 0.6 * stroke * stroke)
+    comps = [c for c in comps if c.area >= max(4.0, 0.25 * stroke * stroke)
              and max(c.w, c.h) >= 0.12 * dh]
     if not comps:
         return []

@@ -1,0 +1,147 @@
+"""read(): exact texts with a fake classifier, review flags, templates, workers, error records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from read_helpers import FontTemplateClassifier, font_model, form_page, save_png, string_image
+
+from digitocr.errors import InputError, TemplateError
+from digitocr.pipeline import ReadOptions, load_template, read, read_image
+from digitocr.results import validate
+
+__all__ = ["font_model"]
+
+
+def texts(pages: list) -> list[list[str]]:
+    return [[f.text for f in p.fields] for p in pages]
+
+
+def test_form_read_exactly(font_model: str, tmp_path: Path) -> None:
+    save_png(form_page(), tmp_path / "form.png")
+    (page,) = read([tmp_path / "form.png"], font_model)
+    assert page.error is None and (page.width, page.height) == (900, 520)
+    assert [f.text for f in page.fields] == ["40721", "386", "95"]
+    f = page.fields[0]
+    assert f.index == 1 and f.needs_review is False and f.confidence > 0.9
+    g = f.glyphs[0]
+    assert g.label == "4" and g.alternatives[0][0] == "4"
+    assert len(g.alternatives) == 3
+    validate(page.to_dict())
+
+
+def test_one_batched_call_per_page(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    class Counting(FontTemplateClassifier):
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            calls.append(len(x))
+            return super().predict_proba(x)
+
+    read_image(form_page(), Counting())
+    assert len(calls) == 1 and calls[0] == 10
+
+
+def test_candidate_cut_chosen_by_confidence() -> None:
+    page = read_image(string_image("68", gap=-4), FontTemplateClassifier(),
+                      ReadOptions(layout="string"))
+    assert [f.text for f in page.fields] == ["68"]
+
+
+def test_separators_left_out_of_text() -> None:
+    page = read_image(string_image("12.50"), FontTemplateClassifier(), ReadOptions(layout="string"))
+    (f,) = page.fields
+    assert f.text == "1250"
+    assert [g.label for g in f.glyphs] == ["1", "2", ".", "5", "0"]
+    assert f.glyphs[2].kind == "separator"
+
+
+def test_min_confidence_marks_review() -> None:
+    class Unsure(FontTemplateClassifier):
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            p = super().predict_proba(x)
+            p[0] = np.full(10, 0.1, np.float32)  # first crop: no idea
+            return p
+
+    page = read_image(string_image("407"), Unsure(), ReadOptions(layout="string",
+                                                                 min_confidence=0.5))
+    (f,) = page.fields
+    assert f.text == "?07" and f.needs_review is True
+    assert f.glyphs[0].label == "?" and f.glyphs[0].confidence == pytest.approx(0.1)
+
+
+def test_errors_become_records_and_batch_goes_on(font_model: str, tmp_path: Path) -> None:
+    save_png(string_image("12"), tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"")
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    save_png(string_image("3"), tmp_path / "d.png")
+    files = [tmp_path / n for n in ("a.png", "b.png", "c.png", "missing.png", "d.png")]
+    pages = list(read(files, font_model, "string"))
+    assert [p.error is None for p in pages] == [True, False, False, False, True]
+    assert "empty file" in (pages[1].error or "")
+    assert "not an image" in (pages[2].error or "")
+    assert "no such file" in (pages[3].error or "")
+    assert texts(pages) == [["12"], [], [], [], ["3"]]
+    for p in pages:
+        validate(p.to_dict())
+
+
+def test_workers_keep_input_order(font_model: str, tmp_path: Path) -> None:
+    names = []
+    for i, s in enumerate(["1", "22", "333", "4", "55", "6"]):
+        save_png(string_image(s), tmp_path / f"{i}.png")
+        names.append(tmp_path / f"{i}.png")
+    (tmp_path / "bad.png").write_bytes(b"x")
+    names.insert(3, tmp_path / "bad.png")
+    one = [p.to_dict() for p in read(names, font_model, "string")]
+    two = [p.to_dict() for p in read(names, font_model, "string", workers=2)]
+    assert one == two
+    assert [p["fields"][0]["text"] if p["fields"] else None for p in two] == [
+        "1", "22", "333", None, "4", "55", "6"]
+
+
+def test_template_fields_are_named(font_model: str, tmp_path: Path) -> None:
+    tmpl = tmp_path / "t.json"
+    tmpl.write_text(json.dumps({"width": 900, "height": 520, "fields": [
+        {"name": "account", "bbox": [95, 95, 410, 106]},
+        {"name": "amount", "bbox": [95, 255, 470, 130], "layout": "boxes"},
+        {"name": "empty", "bbox": [600, 200, 100, 50]},
+    ]}))
+    save_png(form_page(), tmp_path / "f.png")
+    (page,) = read([tmp_path / "f.png"], font_model, template=tmpl)
+    assert [(f.name, f.text) for f in page.fields] == [
+        ("account", "40721"), ("amount", "386"), ("empty", "")]
+    assert page.fields[0].bbox == (95, 95, 410, 106)
+    validate(page.to_dict())
+
+
+@pytest.mark.parametrize("content,message", [
+    ("nope", "not valid JSON"), ('{"fields": []}', "non-empty"),
+    ('{"fields": [{"name": "a", "bbox": [1, 2, 0, 4]}]}', "w, h > 0"),
+])
+def test_bad_templates(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "t.json").write_text(content)
+    with pytest.raises(TemplateError, match=message):
+        load_template(tmp_path / "t.json")
+
+
+def test_annotate_writes_png(font_model: str, tmp_path: Path) -> None:
+    save_png(form_page(), tmp_path / "f.png")
+    list(read([tmp_path / "f.png"], font_model, annotate=tmp_path / "ann"))
+    assert (tmp_path / "ann" / "f-p1.png").is_file()
+
+
+def test_unknown_layout(font_model: str) -> None:
+    with pytest.raises(InputError, match="unknown layout 'nope'"):
+        list(read([], font_model, "nope"))
+
+
+def test_progress_callback(font_model: str, tmp_path: Path) -> None:
+    save_png(string_image("1"), tmp_path / "a.png")
+    seen: list[tuple[int, int]] = []
+    list(read([tmp_path / "a.png", tmp_path / "a.png"], font_model, "string",
+              progress=lambda d, t, p: seen.append((d, t))))
+    assert seen == [(1, 2), (2, 2)]

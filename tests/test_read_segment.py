@@ -1,0 +1,115 @@
+"""Segmenters: boxes and combs, free strings, separators, touching digits, deskew, cheques."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from read_helpers import form_page, glyph, put, string_image
+
+from digitocr.segment import (
+    SegmentOptions,
+    binarise,
+    estimate_skew,
+    ink_map,
+    segment_auto,
+    segment_boxes,
+    segment_cheque,
+    segment_digit,
+    segment_string,
+)
+
+OPTS = SegmentOptions()
+
+
+def texts_shape(fields: list) -> list[tuple[str, int]]:
+    return [(f.kind, len(f.segments)) for f in fields]
+
+
+def test_boxes_and_combs_in_reading_order() -> None:
+    fields = segment_boxes(form_page(), OPTS)
+    assert texts_shape(fields) == [("comb", 5), ("box", 3), ("comb", 2)]
+    assert fields[0].bbox[:2] == (103, 103)
+    # one glyph per comb cell, inside the cell
+    xs = [s.options[0][0].bbox[0] for s in fields[0].segments]
+    assert all(103 + 80 * i <= x < 103 + 80 * (i + 1) for i, x in enumerate(xs))
+
+
+def test_empty_comb_cells_are_skipped() -> None:
+    fields = segment_boxes(form_page(account="12"), OPTS)
+    assert texts_shape(fields)[0] == ("comb", 2)
+
+
+def test_stroke_across_rule_is_kept() -> None:
+    img = np.full((300, 400), 255, np.uint8)
+    cv2.rectangle(img, (50, 50), (350, 200), 0, 3)
+    cv2.line(img, (200, 80), (200, 240), 0, 6)  # a stroke that crosses the bottom rule
+    fields = segment_boxes(img, OPTS)
+    (g,) = [s.options[0][0] for s in fields[0].segments]
+    assert g.bbox[1] + g.bbox[3] > 230  # the part below the rule is still attached
+
+
+def test_auto_without_boxes_reads_strings() -> None:
+    img = np.full((300, 700), 255, np.uint8)
+    put(img, "123", 40, 40)
+    put(img, "45", 40, 180)
+    fields = segment_auto(img, OPTS)
+    assert [len(f.segments) for f in fields] == [3, 2]
+    assert fields[0].bbox[1] < fields[1].bbox[1]
+
+
+def test_string_separators_are_not_digits() -> None:
+    (f,) = segment_string(string_image("12.5-0"), OPTS)
+    kinds = [s.options[0][0].kind for s in f.segments]
+    labels = [s.options[0][0].label for s in f.segments if s.options[0][0].kind != "digit"]
+    assert kinds.count("digit") == 4 and labels == [".", "-"]
+
+
+def test_touching_digits_get_candidate_cuts() -> None:
+    (f,) = segment_string(string_image("68", gap=-4), OPTS)
+    assert len(f.segments) == 1
+    seg = f.segments[0]
+    assert len(seg.options[0]) == 1 and any(len(o) == 2 for o in seg.options[1:])
+
+
+def test_underline_removed_in_string_layout() -> None:
+    img = string_image("7")
+    cv2.line(img, (0, 100), (img.shape[1] - 1, 100), 0, 3)
+    (f,) = segment_string(img, OPTS)
+    (g,) = f.segments[0].options[0]
+    assert g.bbox[3] < 80
+
+
+def test_digit_layout_one_glyph_and_bright_polarity() -> None:
+    img = 255 - np.pad(glyph("4"), 20, constant_values=255)  # bright ink on black
+    (f,) = segment_digit(img, OPTS)
+    assert len(f.segments) == 1 and f.bbox == (0, 0, img.shape[1], img.shape[0])
+
+
+@pytest.mark.parametrize("angle", [-2.0, 1.5])
+def test_deskew_estimate(angle: float) -> None:
+    page = form_page()
+    h, w = page.shape
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    rotated = cv2.warpAffine(page, m, (w, h), borderValue=250)
+    est = estimate_skew(binarise(ink_map(rotated)).mask)
+    assert abs(est - angle) < 0.3
+    fields = segment_boxes(rotated, OPTS)
+    assert texts_shape(fields) == [("comb", 5), ("box", 3), ("comb", 2)]
+
+
+def test_uneven_light_binarisation() -> None:
+    img = form_page().astype(np.float32)
+    img *= np.linspace(0.45, 1.0, img.shape[1])[None, :]
+    fields = segment_boxes(img.astype(np.uint8), OPTS)
+    assert texts_shape(fields) == [("comb", 5), ("box", 3), ("comb", 2)]
+
+
+def test_cheque_finds_the_amount_box() -> None:
+    img = np.full((400, 1000), 245, np.uint8)
+    put(img, "999", 60, 300)  # printed numbers elsewhere on the cheque
+    cv2.line(img, (60, 200), (600, 200), 0, 2)
+    cv2.rectangle(img, (650, 80), (950, 180), 0, 3)
+    put(img, "250", 680, 98)
+    (f,) = segment_cheque(img, OPTS)
+    assert f.bbox[0] >= 640 and len(f.segments) == 3
