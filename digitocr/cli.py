@@ -44,8 +44,11 @@ def plugins(as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2))
         return
     for p in info:
-        parts = [f"{kind}: {', '.join(p[kind])}" for kind in ("classifiers", "segmenters", "writers")
-                 if p[kind]]
+        parts = [
+            f"{kind}: {', '.join(p[kind])}"
+            for kind in ("classifiers", "segmenters", "writers")
+            if p[kind]
+        ]
         extra = f" (overridden: {', '.join(p['overridden'])})" if p.get("overridden") else ""
         click.echo(f"{p['name']} [{p['module']}] " + "; ".join(parts) + extra)
 
@@ -103,6 +106,11 @@ data_option = click.option(
               help="Augmentation: maximum zoom in or out [default: 0.1].")
 @click.option("--arch", type=click.Choice(["paper", "wide"]), default=None,
               help="CNN architecture: the paper's network or a wider one [default: paper].")
+@click.option("--lr-schedule", type=click.Choice(["constant", "plateau"]), default=None,
+              help="Learning rate: Adam's constant default, or halved when validation loss "
+              "stalls [default: constant].")
+@click.option("--patience", type=click.IntRange(1), default=None,
+              help="Early stopping: epochs without a better validation loss [default: 3].")
 @click.option("--members", "n_members", type=click.IntRange(1), default=None,
               help="Ensemble: train this many CNNs with different seeds [default: 3].")
 @click.option("--member", "member_paths", multiple=True, type=str,
@@ -126,6 +134,8 @@ def train(
     shift: float | None,
     zoom: float | None,
     arch: str | None,
+    lr_schedule: str | None,
+    patience: int | None,
     n_members: int | None,
     member_paths: tuple[str, ...],
     limit: int | None,
@@ -142,7 +152,8 @@ def train(
                                  param_hint="BACKEND")
     net: dict[str, Any] = {
         k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "rotation": rotation,
-                          "shift": shift, "zoom": zoom, "arch": arch}.items() if v is not None
+                          "shift": shift, "zoom": zoom, "arch": arch, "lr_schedule": lr_schedule,
+                          "patience": patience}.items() if v is not None
     }
     options = {**net, **_parse_set(settings)}
     if backend == "ensemble" and not member_paths:

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "shift": 0.1,  # fraction of the image
     "zoom": 0.1,
     "patience": 3,
+    "lr_schedule": "constant",
     "seed": 0,
 }
 
@@ -133,6 +134,14 @@ class CNNClassifier(Classifier):
                     monitor="val_loss", patience=int(o["patience"]), restore_best_weights=True
                 )
             )
+            if o["lr_schedule"] == "plateau":
+                callbacks.append(
+                    keras.callbacks.ReduceLROnPlateau(
+                        monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5
+                    )
+                )
+            elif o["lr_schedule"] != "constant":
+                raise ModelError(f"unknown lr_schedule {o['lr_schedule']!r} (constant, plateau)")
         hist = self.model.fit(
             check_batch(x)[..., None],
             _onehot(y),

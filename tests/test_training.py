@@ -96,7 +96,7 @@ def test_knn_with_extra_data_and_holdout(tmp_path: Path, data_dir: Path) -> None
 
 
 def test_network_options_rejected_for_classical(mnist_dir: Path, tmp_path: Path) -> None:
-    code, stdout, stderr = run("train", "knn", "--data", str(mnist_dir), "--epochs", "3",
+    code, _, stderr = run("train", "knn", "--data", str(mnist_dir), "--epochs", "3",
                                "--out", str(tmp_path / "x"))
     assert code == 2
     assert "Error: epochs only apply to networks, not knn" in stderr
