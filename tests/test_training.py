@@ -185,3 +185,17 @@ def test_eda_report(tmp_path: Path, mnist_dir: Path) -> None:
     assert {p.name for p in (tmp_path / "eda").glob("*.png")} >= {
         "class_distribution.png", "pixel_correlation.png", "sample_grid.png",
         "augmented_samples.png"}
+
+
+@pytest.mark.slow
+def test_ensemble_trains_its_own_members(tmp_path: Path, mnist_dir: Path) -> None:
+    out = tmp_path / "ens"
+    code, _, stderr = run("train", "ensemble", "--data", str(mnist_dir), "--limit", "300",
+                          "--members", "2", "--epochs", "1", "--seed", "3", "--out", str(out))
+    assert code == 0, stderr
+    assert "ensemble: member 2/2 (cnn)" in stderr
+    meta = read_metadata(out)
+    assert [m["options"]["seed"] for m in meta["config"]["members"]] == [3, 4]
+    assert sorted(p.name for p in (out / "members").iterdir()) == ["00-cnn", "01-cnn"]
+    proba = load_model(str(out)).predict_proba(load_test(mnist_dir)[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
