@@ -384,7 +384,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
         if joined:
             p = joined[-1]
             ov = min(p.x1, c.x1) - max(p.x0, c.x0)
-            if ov > 0.55 * min(p.w, c.w) and (p.h < 0.9 * dh or c.h < 0.9 * dh
+            if ov > 0.55 * min(p.w, c.w) and (p.h < 0.6 * dh or c.h < 0.6 * dh
                                               or ov > 0.8 * min(p.w, c.w)):
                 joined[-1] = p.merged(c)
                 continue
@@ -393,7 +393,8 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     i = 0
     while i < len(joined):
         c = joined[i]
-        if c.h < 0.42 * dh and c.w < 0.8 * dh:
+        dash = c.h < 0.5 * dh and 1.3 * c.h < c.w < 1.5 * dh  # - = after an amount
+        if (c.h < 0.42 * dh and c.w < 0.8 * dh) or dash:
             sep = _separator(c, dh, cc)
             if sep is not None:
                 segs.append(Segment([[sep]]))
