@@ -34,7 +34,7 @@ def split(folder: Path, part: str, train_fraction: float = 0.7) -> list[tuple[st
     with open(folder / "labels.csv", newline="") as fh:
         rows = sorted((r["file"], r["digits"]) for r in csv.DictReader(fh))
     order = np.random.default_rng(0).permutation(len(rows))
-    cut = int(round(len(rows) * train_fraction))
+    cut = round(len(rows) * train_fraction)
     idx = order[:cut] if part == "train" else order[cut:]
     return [rows[i] for i in sorted(idx)]
 

@@ -41,7 +41,7 @@ def orand_digits(folder: Path, files: set[str]) -> tuple[np.ndarray, np.ndarray]
             continue
         ink = ink_map(img)
         for a in anns:
-            x, y, w, h = (int(round(v)) for v in a["bbox"])
+            x, y, w, h = (round(v) for v in a["bbox"])
             crop = ink[max(0, y) : y + h, max(0, x) : x + w]
             if crop.size == 0:
                 continue
@@ -63,9 +63,10 @@ def main() -> int:
     ox, oy = orand_digits(folder, train_files)
     print(f"ORAND train digits: {len(oy)}", file=sys.stderr)
 
+    from digitocr_plugins.cnn import CNNClassifier
+
     from digitocr.backends import write_metadata
     from digitocr.data import load_source
-    from digitocr_plugins.cnn import CNNClassifier
 
     mnist = load_source(args.data, "train")
     rng = np.random.default_rng(0)
@@ -76,7 +77,8 @@ def main() -> int:
     val, tr = hold[:2000], hold[2000:]
     config = {"arch": "wide", "epochs": args.epochs, "seed": 0}
     model = CNNClassifier(**config)
-    model.fit(x[tr], y[tr], validation=(x[val], y[val]), progress=lambda m: print(m, file=sys.stderr))
+    model.fit(x[tr], y[tr], validation=(x[val], y[val]),
+              progress=lambda m: print(m, file=sys.stderr))
     model.save(args.out)
     write_metadata(args.out, {
         "backend": "cnn", "config": config,

@@ -1,4 +1,4 @@
-"""Scoring helpers shared by the benchmarks: field matching by overlap, exact match, digit accuracy."""
+"""Scoring shared by the benchmarks: field matching by overlap, exact match, digit accuracy."""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ def rule_length(shape: tuple[int, ...]) -> int:
 
 def estimate_skew(mask: np.ndarray, max_angle: float = 6.0) -> float:
     """Skew in degrees (positive = text rises to the right) from long horizontal rules."""
-    h, w = mask.shape
+    w = mask.shape[1]
     length = rule_length(mask.shape)
     horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
         cv2.MORPH_RECT, (length, 1)))
