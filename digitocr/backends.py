@@ -1,4 +1,4 @@
-"""The classifier contract and model directories (``metadata.json`` + backend files)."""
+"""Classifier and string-reader contracts, model directories (``metadata.json`` + files)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import ModelError
+from .strings import StringReading
 
 METADATA = "metadata.json"
 FORMAT_VERSION = 1
@@ -33,6 +34,8 @@ class Classifier(ABC):
 
     #: backend name, as registered through ``register_classifiers``
     backend: ClassVar[str] = ""
+    #: the model directory's metadata, set by ``load_model``
+    metadata: dict[str, Any]
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
@@ -64,6 +67,53 @@ class Classifier(ABC):
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Most likely digit per image."""
         return np.asarray(self.predict_proba(x)).argmax(axis=1)
+
+
+class StringReader(ABC):
+    """Reads a whole digit string per crop (a field, a cheque amount) without cutting it.
+
+    Crops are images as ``read`` sees them (gray or RGB, any size, ink dark on light by
+    default); labels are digit strings (separators such as ``.`` ``,`` ``-`` are not in them).
+    """
+
+    #: backend name, as registered through ``register_string_readers``
+    backend: ClassVar[str] = ""
+
+    def __init__(self, **options: Any) -> None:
+        self.options: dict[str, Any] = dict(options)
+        self.metadata: dict[str, Any] = {}
+
+    @abstractmethod
+    def fit(
+        self,
+        crops: list[np.ndarray],
+        labels: list[str],
+        *,
+        validation: tuple[list[np.ndarray], list[str]] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        """Train on whole-string crops and their digit strings."""
+
+    @abstractmethod
+    def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """``(digits, confidence in [0, 1])`` per crop, in one batched call."""
+
+    def read_detailed(self, crops: list[np.ndarray], polarity: str = "auto") -> list[StringReading]:
+        """Readings with coarse per-character spans when the backend has them (default: none)."""
+        return [StringReading(text, conf) for text, conf in self.read_strings(crops)]
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write the model's own files into ``directory`` (metadata is written by the caller)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> StringReader:
+        """Load a model saved by ``save``; raise ``ModelError`` when the files are unusable."""
+
+
+#: what ``read`` accepts as a model: a digit classifier or a whole-string reader
+Reader = Classifier | StringReader
 
 
 def check_batch(x: np.ndarray) -> np.ndarray:
@@ -138,18 +188,42 @@ def _json_default(obj: Any) -> Any:
 
 
 def load_model(name_or_path: str, models_dir: Path | None = None) -> Classifier:
-    """Load a model directory (or a shipped model by name) through the registered backends."""
-    from .plugins import get_classifiers
+    """Load a classifier directory (or a shipped model by name) through the registered backends."""
+    model = load_reader(name_or_path, models_dir)
+    if not isinstance(model, Classifier):
+        raise ModelError(f"{name_or_path}: backend {model.backend!r} reads whole strings, "
+                         "not single digits (use it with read --layout string)")
+    return model
+
+
+def load_string_reader(name_or_path: str, models_dir: Path | None = None) -> StringReader:
+    """Load a string-reader model directory (or a shipped one by name)."""
+    model = load_reader(name_or_path, models_dir)
+    if not isinstance(model, StringReader):
+        raise ModelError(f"{name_or_path}: backend {model.backend!r} is a digit classifier, "
+                         "not a string reader")
+    return model
+
+
+def load_reader(name_or_path: str, models_dir: Path | None = None) -> Reader:
+    """Load any model directory: the backend is looked up among classifiers, then string readers."""
+    from .plugins import get_classifiers, get_string_readers
 
     directory = resolve_model_dir(name_or_path, models_dir)
     meta = read_metadata(directory)
     backend = meta["backend"]
     classifiers = get_classifiers()
-    if backend not in classifiers:
+    readers = get_string_readers()
+    options = dict(meta.get("config", {}))
+    model: Reader
+    if backend in classifiers:
+        model = classifiers[backend].load(directory, options)
+    elif backend in readers:
+        model = readers[backend].load(directory, options)
+    else:
         raise ModelError(
             f"{directory}: backend {backend!r} is not registered "
-            f"(loaded: {', '.join(sorted(classifiers))})"
+            f"(loaded: {', '.join(sorted({*classifiers, *readers}))})"
         )
-    model = classifiers[backend].load(directory, dict(meta.get("config", {})))
     model.metadata = meta
     return model

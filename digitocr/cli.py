@@ -36,8 +36,8 @@ def cli() -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the plugin list as JSON.")
 def plugins(as_json: bool) -> None:
-    """List loaded plugins and the classifiers, segmenters and writers each registers."""
-    from .plugins import describe
+    """List loaded plugins and the classifiers, string readers, segmenters and writers of each."""
+    from .plugins import KINDS, describe
 
     info = describe()
     if as_json:
@@ -46,7 +46,7 @@ def plugins(as_json: bool) -> None:
     for p in info:
         parts = [
             f"{kind}: {', '.join(p[kind])}"
-            for kind in ("classifiers", "segmenters", "writers")
+            for kind in KINDS
             if p[kind]
         ]
         extra = f" (overridden: {', '.join(p['overridden'])})" if p.get("overridden") else ""

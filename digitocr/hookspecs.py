@@ -17,6 +17,11 @@ def register_classifiers(register: Register) -> None:
 
 
 @hookspec
+def register_string_readers(register: Register) -> None:
+    """Register whole-string readers: ``register(name, cls)`` with a ``StringReader`` subclass."""
+
+
+@hookspec
 def register_segmenters(register: Register) -> None:
     """Register page segmenters: ``register(name, segmenter)`` (layouts for ``read``)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Classifier, load_model
+from .backends import Classifier, Reader, StringReader, load_reader
 from .errors import DigitOCRError, InputError, TemplateError
 from .io import DEFAULT_DPI, MAX_PIXELS, Page, expand_inputs, load_pages
 from .normalise import normalise
@@ -216,16 +216,21 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
 
 
-def read_page(page: Page, classifier: Classifier, opts: ReadOptions) -> PageResult:
-    """Segment, classify and assemble one decoded page."""
-    fields = classify_fields(find_fields(page.image, opts), classifier, opts)
+def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
+    """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+    if isinstance(classifier, StringReader):
+        from .strings import read_fields
+
+        fields = read_fields(page.image, classifier, opts)
+    else:
+        fields = classify_fields(find_fields(page.image, opts), classifier, opts)
     result = PageResult(page.file, page.page, page.width, page.height, fields)
     if opts.annotate is not None:
         annotate(page, result, opts.annotate)
     return result
 
 
-def read_image(image: np.ndarray, classifier: Classifier, opts: ReadOptions | None = None,
+def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None = None,
                name: str = "<array>") -> PageResult:
     """Read one in-memory image (uint8/uint16/float gray or RGB)."""
     from PIL import Image
@@ -238,7 +243,7 @@ def read_image(image: np.ndarray, classifier: Classifier, opts: ReadOptions | No
     return read_page(Page(name, 1, arr), classifier, opts or ReadOptions())
 
 
-def read_file(path: str, classifier: Classifier, opts: ReadOptions) -> Iterator[PageResult]:
+def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[PageResult]:
     """Every page of one file; a file or page that cannot be read becomes an error record."""
     pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels)
     n = 0
@@ -266,14 +271,14 @@ def read_file(path: str, classifier: Classifier, opts: ReadOptions) -> Iterator[
 
 # ------------------------------------------------------------------ batch & workers
 
-_worker_model: Classifier | None = None
+_worker_model: Reader | None = None
 _worker_opts: ReadOptions | None = None
 
 
-def _init_worker(model: str | Classifier, opts: ReadOptions) -> None:
+def _init_worker(model: str | Reader, opts: ReadOptions) -> None:
     global _worker_model, _worker_opts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _worker_model = model if isinstance(model, Classifier) else load_model(model)
+    _worker_model = resolve_classifier(model)
     _worker_opts = opts
 
 
@@ -282,14 +287,14 @@ def _work(path: str) -> list[PageResult]:
     return list(read_file(path, _worker_model, _worker_opts))
 
 
-def resolve_classifier(model: str | Path | Classifier) -> Classifier:
-    """A Classifier from a model name, a model directory, or an instance."""
-    return model if isinstance(model, Classifier) else load_model(str(model))
+def resolve_classifier(model: str | Path | Reader) -> Reader:
+    """A Classifier or StringReader from a model name, a model directory, or an instance."""
+    return model if isinstance(model, (Classifier, StringReader)) else load_reader(str(model))
 
 
 def read(
     paths: Iterable[str | Path],
-    model: str | Path | Classifier = "cnn",
+    model: str | Path | Reader = "cnn",
     layout: str = "auto",
     *,
     min_confidence: float = 0.0,
@@ -329,7 +334,7 @@ def read(
             if progress:
                 progress(i + 1, total, path)
         return
-    if not isinstance(model, Classifier):
+    if not isinstance(model, (Classifier, StringReader)):
         from .backends import read_metadata, resolve_model_dir
 
         read_metadata(resolve_model_dir(str(model)))  # a bad --model fails before the pool

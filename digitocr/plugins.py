@@ -20,7 +20,7 @@ from .errors import PluginError
 
 GROUP = "digitocr"
 BUILTIN_DIST = "digitocr"
-KINDS = ("classifiers", "segmenters", "writers")
+KINDS = ("classifiers", "string_readers", "segmenters", "writers")
 
 _pm: pluggy.PluginManager | None = None
 _registries: dict[str, Registry] = {}
@@ -110,7 +110,7 @@ def _collect(kind: str) -> Registry:
 
 
 def registry(kind: str) -> Registry:
-    """The registry of ``kind`` (classifiers, segmenters or writers)."""
+    """The registry of ``kind`` (one of ``KINDS``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown registry kind {kind!r}")
     return _collect(kind)
@@ -119,6 +119,11 @@ def registry(kind: str) -> Registry:
 def get_classifiers() -> dict[str, Any]:
     """Registered classifier backends by name."""
     return registry("classifiers").items()
+
+
+def get_string_readers() -> dict[str, Any]:
+    """Registered whole-string reader backends by name."""
+    return registry("string_readers").items()
 
 
 def get_segmenters() -> dict[str, Any]:

@@ -1,0 +1,188 @@
+"""Whole-string reading: crop preprocessing, greedy CTC decoding, and fields for ``read``.
+
+A string reader (``backends.StringReader``) sees a whole field at once, so joined, looping
+handwriting never has to be cut into digits. Everything here is numpy/OpenCV only; the network
+itself lives in a plugin (``plugins/crnn.py``).
+
+Preprocessing (shared by training and ``read``): gray, polarity, background estimate by a
+grayscale closing (removes the strokes, keeps paper and printed security patterns), relative
+ink darkness, contrast stretched to the ink's own 99th percentile, then height ``HEIGHT`` with
+the aspect ratio kept (width capped at ``MAX_WIDTH``). Output: float32 ink-bright [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from .normalise import to_gray
+from .results import Field, Glyph
+
+if TYPE_CHECKING:
+    from .backends import StringReader
+    from .pipeline import ReadOptions
+
+HEIGHT = 32
+MAX_WIDTH = 256
+MIN_WIDTH = 16
+#: the CTC blank is the last class: 0-9 are digits
+BLANK = 10
+ALPHABET = "0123456789"
+
+
+# ------------------------------------------------------------------ preprocessing
+
+
+def ink_image(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Relative ink darkness in [0, 1] at native size, background and printed patterns damped."""
+    gray = to_gray(image)
+    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
+        gray = 255.0 - gray
+    elif polarity not in ("auto", "dark", "bright"):
+        raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
+    h = gray.shape[0]
+    k = max(5, round(h * 0.22)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    bg = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
+    bg = cv2.GaussianBlur(bg, (0, 0), k / 4)
+    ink = np.clip((bg - gray) / np.maximum(bg, 32.0), 0.0, 1.0)
+    top = float(np.percentile(ink, 99.5)) if ink.size else 0.0
+    ink = ink / max(top, 0.08)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def prepare(image: np.ndarray, polarity: str = "auto", height: int = HEIGHT,
+            max_width: int = MAX_WIDTH) -> np.ndarray:
+    """One crop → float32 (height, width) ink-bright, aspect ratio kept (width capped)."""
+    ink = ink_image(image, polarity)
+    h, w = ink.shape
+    if h == 0 or w == 0:
+        return np.zeros((height, MIN_WIDTH), np.float32)
+    width = int(min(max_width, max(MIN_WIDTH, round(w * height / h))))
+    return cv2.resize(ink, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def pad_batch(images: list[np.ndarray], width: int | None = None) -> np.ndarray:
+    """Left-aligned, zero (no ink) padded float32 batch (N, H, W)."""
+    if not images:
+        return np.zeros((0, HEIGHT, width or MIN_WIDTH), np.float32)
+    w = width or max(im.shape[1] for im in images)
+    out = np.zeros((len(images), images[0].shape[0], w), np.float32)
+    for i, im in enumerate(images):
+        n = min(w, im.shape[1])
+        out[i, :, :n] = im[:, :n]
+    return out
+
+
+# ------------------------------------------------------------------ decoding
+
+
+@dataclass
+class CharSpan:
+    """One decoded character: where it fired (fractions of the crop's width) and how surely."""
+
+    start: float
+    end: float
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class StringReading:
+    """A whole-string reading: digits, a confidence in [0, 1], and (optionally) coarse spans."""
+
+    text: str
+    confidence: float
+    chars: list[CharSpan] = field(default_factory=list)
+
+
+def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
+               blank: int = BLANK, alphabet: str = ALPHABET) -> list[StringReading]:
+    """Greedy CTC decoding of (N, T, C) per-step probabilities.
+
+    Best class per step, repeats collapsed, blanks dropped. The confidence is the best path's
+    probability (product of the per-step maxima over the valid steps). Each character's span is
+    the run of steps it won, as fractions of the valid length; its alternatives are the top
+    three non-blank classes at its most confident step, renormalised without the blank.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 3:
+        raise ValueError(f"expected (N, T, C) probabilities, got shape {probs.shape}")
+    n, t, _ = probs.shape
+    lens = np.full(n, t, np.int64) if lengths is None else np.asarray(lengths, np.int64)
+    out: list[StringReading] = []
+    for i in range(n):
+        p = probs[i, : max(0, min(t, int(lens[i])))]
+        steps = len(p)
+        if steps == 0:
+            out.append(StringReading("", 0.0))
+            continue
+        best = p.argmax(axis=1)
+        conf = float(np.exp(np.log(np.maximum(p.max(axis=1), 1e-12)).sum()))
+        chars: list[CharSpan] = []
+        s = 0
+        while s < steps:
+            e = s
+            while e + 1 < steps and best[e + 1] == best[s]:
+                e += 1
+            k = int(best[s])
+            if k != blank:
+                peak = s + int(p[s : e + 1, k].argmax())
+                row = np.delete(p[peak], blank)
+                order = np.argsort(-row, kind="stable")[:3]
+                total = float(row.sum()) or 1.0
+                alts = [(alphabet[j], float(row[j] / total)) for j in order]
+                chars.append(CharSpan(s / steps, (e + 1) / steps, alphabet[k],
+                                      float(p[s : e + 1, k].max()), alts))
+            s = e + 1
+        out.append(StringReading("".join(c.label for c in chars), conf, chars))
+    return out
+
+
+# ------------------------------------------------------------------ fields for read
+
+
+def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> list[Field]:
+    """The fields of one page read by a string reader, in one batched call.
+
+    ``--layout string`` (no template): the whole image is one field. Otherwise the layout's
+    segmenter (or the template) finds the fields and each field's box is read as a string.
+    """
+    from .pipeline import find_fields
+
+    h, w = image.shape[:2]
+    if opts.template is None and opts.layout == "string":
+        boxes: list[tuple[tuple[int, int, int, int], str | None]] = [((0, 0, w, h), None)]
+    else:
+        boxes = [(f.bbox, f.name) for f in find_fields(image, opts)]
+    crops = []
+    for (x, y, bw, bh), _ in boxes:
+        pad = max(2, round(0.08 * bh))
+        x0, y0 = max(0, x - pad), max(0, y - pad)
+        x1, y1 = min(w, x + bw + pad), min(h, y + bh + pad)
+        crops.append(image[y0:y1, x0:x1] if x1 - x0 >= 4 and y1 - y0 >= 4 else None)
+    todo = [c for c in crops if c is not None]
+    readings = iter(reader.read_detailed(todo, polarity=opts.polarity) if todo else [])
+    out: list[Field] = []
+    for n, ((box, name), crop) in enumerate(zip(boxes, crops, strict=True), start=1):
+        r = next(readings) if crop is not None else StringReading("", 0.0)
+        out.append(_field(n, box, name, r, opts.min_confidence))
+    return out
+
+
+def _field(n: int, box: tuple[int, int, int, int], name: str | None, r: StringReading,
+           min_conf: float) -> Field:
+    x, y, w, h = (int(v) for v in box)
+    glyphs = []
+    for c in r.chars:
+        gx = x + round(c.start * w)
+        gw = max(1, round((c.end - c.start) * w))
+        label = c.label if c.confidence >= min_conf else "?"
+        glyphs.append(Glyph((gx, y, gw, h), label, c.confidence, list(c.alternatives)))
+    text = "".join(g.label for g in glyphs) if glyphs else r.text
+    review = min_conf > 0 and (r.confidence < min_conf or "?" in text or not text)
+    return Field(n, (x, y, w, h), text, float(r.confidence), bool(review), glyphs, name)

@@ -1,0 +1,260 @@
+"""Synthetic digit strings for training string readers, and augmentation of real crops.
+
+A synthetic string is made of isolated handwritten digits (MNIST-style 28x28, ink bright, e.g.
+from ``digitocr.data.load_source``) placed left to right with random size, spacing (gaps,
+touching and overlapping), vertical jitter, slant and stroke weight, with separators that are
+**not** in the label (``.`` ``,`` ``-`` and cheque endings such as ``.-`` or ``=``), then printed
+as dark ink onto a paper background: a cut from a real crop with its ink painted out
+(``background_bank``) or a synthetic security-paper texture. The result is a gray uint8 crop,
+the same kind of input ``read`` hands a string reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .strings import ink_image
+
+
+@dataclass
+class SynthConfig:
+    """Ranges of the generator (all sampled uniformly)."""
+
+    min_len: int = 2
+    max_len: int = 7
+    height: tuple[int, int] = (24, 48)  # digit height in pixels
+    gap: tuple[float, float] = (-0.28, 0.45)  # spacing as a fraction of the digit height
+    slant: tuple[float, float] = (-0.35, 0.25)  # horizontal shear
+    p_separator: float = 0.55  # a thousands/decimal separator inside the string
+    p_ending: float = 0.35  # a cheque ending after the digits: ".-", "-", "=", ".", "/-"
+    p_texture: float = 0.3  # synthetic texture instead of a real background
+
+
+def _tight(img: np.ndarray, thr: float = 0.15) -> np.ndarray:
+    ys, xs = np.nonzero(img > thr)
+    if len(ys) == 0:
+        return img
+    return img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+class StringSynth:
+    """Draws (gray uint8 crop, digit string) pairs from isolated digits and backgrounds."""
+
+    def __init__(self, digits: np.ndarray, labels: np.ndarray,
+                 backgrounds: list[np.ndarray] | None = None,
+                 config: SynthConfig | None = None) -> None:
+        if len(digits) == 0 or len(digits) != len(labels):
+            raise ValueError("need isolated digits and one label each")
+        self.digits = np.asarray(digits, np.float32)
+        self.labels = np.asarray(labels).astype(np.int64)
+        self.backgrounds = backgrounds or []
+        self.config = config or SynthConfig()
+
+    def sample(self, rng: np.random.Generator, length: int | None = None
+               ) -> tuple[np.ndarray, str]:
+        """One synthetic crop (gray uint8, ink dark) and its label (digits only)."""
+        ink, label = self.ink_string(rng, length)
+        return self.print_on_paper(ink, rng), label
+
+    def ink_string(self, rng: np.random.Generator, length: int | None = None
+                   ) -> tuple[np.ndarray, str]:
+        """The string's ink map (float32 [0, 1], ink bright) with margins, and its label."""
+        c = self.config
+        n = int(length if length is not None else rng.integers(c.min_len, c.max_len + 1))
+        base = float(rng.uniform(*c.height))
+        stroke = rng.uniform(0.07, 0.13) * base  # separator thickness ~ handwriting stroke
+        pieces: list[tuple[np.ndarray, float, float]] = []  # (ink, x, y top)
+        label = ""
+        sep_at = int(rng.integers(1, n)) if n > 1 and rng.random() < c.p_separator else -1
+        if sep_at > 0 and n > 3 and rng.random() < 0.6:
+            sep_at = n - 3  # thousands, as on cheques
+        x = 0.0
+        for i in range(n):
+            if i == sep_at:
+                x = self._separator(pieces, rng, x, base, stroke,
+                                    str(rng.choice([".", ".", ",", ",", "-", "'"])))
+            k = int(rng.integers(len(self.digits)))
+            d = _tight(self.digits[k])
+            h = base * rng.uniform(0.85, 1.1)
+            w = max(2.0, d.shape[1] * h / d.shape[0] * rng.uniform(0.8, 1.25))
+            img = cv2.resize(d, (max(1, round(w)), max(1, round(h))),
+                             interpolation=cv2.INTER_LINEAR)
+            y = base * rng.uniform(-0.1, 0.1) + (base - h) / 2
+            if i > 0:
+                x += base * rng.uniform(*c.gap)
+                x = max(x, pieces[-1][1] + 0.25 * pieces[-1][0].shape[1])
+            pieces.append((img, x, y))
+            x += img.shape[1]
+            label += str(int(self.labels[k]))
+        if rng.random() < c.p_ending:
+            x = self._separator(pieces, rng, x, base, stroke,
+                                str(rng.choice([".-", "-", "=", ".", "/-", ".="])))
+        return self._compose(pieces, rng, base), label
+
+    def _separator(self, pieces: list[tuple[np.ndarray, float, float]],
+                   rng: np.random.Generator, x: float, base: float, stroke: float,
+                   kind: str) -> float:
+        t = max(1, round(stroke))
+        x += base * rng.uniform(0.0, 0.2)
+        for ch in kind:
+            if ch in ".,'":
+                r = max(1.0, stroke * rng.uniform(0.6, 1.1))
+                tail = base * 0.25 if ch in ",'" else 0.0
+                size = int(2 * r + tail + 4)
+                img = np.zeros((size, size), np.float32)
+                cx, cy = round(r) + 2, round(r) + 2
+                cv2.circle(img, (cx, cy), max(1, round(r)), 1.0, -1, cv2.LINE_AA)
+                if tail:
+                    cv2.line(img, (cx, cy), (max(0, cx - round(tail * 0.4)), cy + round(tail)),
+                             1.0, t, cv2.LINE_AA)
+                y = base * (rng.uniform(0.8, 1.0) if ch != "'" else rng.uniform(-0.1, 0.1))
+            else:
+                length = base * rng.uniform(0.25, 0.6)
+                img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
+                               np.float32)
+                y0 = t + 1
+                if ch == "/":
+                    cv2.line(img, (t + 1, img.shape[0] - t - 1), (img.shape[1] - t - 1, y0), 1.0,
+                             t, cv2.LINE_AA)
+                    y = base * 0.35
+                else:
+                    lines = 2 if ch == "=" else 1
+                    for j in range(lines):
+                        yy = y0 + j * max(3, round(base * 0.18))
+                        tilt = round(rng.uniform(-0.15, 0.15) * length)
+                        cv2.line(img, (t + 1, yy + max(0, tilt)),
+                                 (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
+                    y = base * rng.uniform(0.35, 0.6)
+            pieces.append((img, x, y))
+            x += img.shape[1] + base * rng.uniform(0.0, 0.15)
+        return x
+
+    def _compose(self, pieces: list[tuple[np.ndarray, float, float]],
+                 rng: np.random.Generator, base: float) -> np.ndarray:
+        top = min(y for _, _, y in pieces)
+        bottom = max(y + im.shape[0] for im, _, y in pieces)
+        right = max(x + im.shape[1] for im, x, _ in pieces)
+        slant = float(rng.uniform(*self.config.slant))
+        pad_x = int(abs(slant) * (bottom - top)) + 2
+        ml, mr = int(rng.integers(1, 12)) + pad_x, int(rng.integers(1, 12)) + pad_x
+        vmax = max(2, round(base * 0.35))
+        mt, mb = int(rng.integers(1, vmax)), int(rng.integers(1, vmax))
+        H = int(bottom - top) + mt + mb + 1
+        W = int(right) + ml + mr + 1
+        canvas: np.ndarray = np.zeros((H, W), np.float32)
+        for im, x, y in pieces:
+            x0, y0 = round(x) + ml, round(y - top) + mt
+            h, w = im.shape
+            region = canvas[y0 : y0 + h, x0 : x0 + w]
+            np.maximum(region, im[: region.shape[0], : region.shape[1]], out=region)
+        if slant:
+            m = np.array([[1, slant, -slant * H / 2], [0, 1, 0]], np.float32)
+            canvas = cv2.warpAffine(canvas, m, (W, H), flags=cv2.INTER_LINEAR)
+        r = rng.random()
+        if r < 0.2:
+            canvas = cv2.dilate(canvas, np.ones((2, 2), np.uint8))
+        elif r < 0.3 and base > 30:
+            canvas = cv2.erode(canvas, np.ones((2, 2), np.uint8))
+        return np.clip(canvas, 0.0, 1.0)
+
+    def print_on_paper(self, ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Dark ink on a background of the same size, blurred, noisy, JPEG-compressed."""
+        h, w = ink.shape
+        if self.backgrounds and rng.random() >= self.config.p_texture:
+            paper = random_cut(self.backgrounds[int(rng.integers(len(self.backgrounds)))], h, w,
+                               rng)
+        else:
+            paper = texture(h, w, rng)
+        darkness = rng.uniform(0.45, 0.92)
+        gray = paper * (1.0 - darkness * ink)
+        return finish(gray, rng)
+
+
+def finish(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera/scanner look: blur, noise, contrast, JPEG; float [0, 255] → uint8."""
+    if rng.random() < 0.5:
+        gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.3, 1.0))
+    gray = gray + rng.normal(0, rng.uniform(0, 6), gray.shape)
+    lo = rng.uniform(0, 40)
+    gray = lo + gray * (255 - lo) / 255 * rng.uniform(0.8, 1.0)
+    u8: np.ndarray = np.clip(gray, 0, 255).astype(np.uint8)
+    if rng.random() < 0.6:
+        ok, enc = cv2.imencode(".jpg", u8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 95))])
+        dec = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE) if ok else None
+        if dec is not None:
+            u8 = dec
+    return u8
+
+
+def texture(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Security-paper-like texture: tinted paper, guilloche waves, fine lines, noise (float)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    paper = np.full((h, w), rng.uniform(170, 245), np.float32)
+    for _ in range(int(rng.integers(0, 4))):
+        f1, f2 = rng.uniform(0.05, 0.6), rng.uniform(0.02, 0.3)
+        phase = rng.uniform(0, 2 * np.pi)
+        wave = np.sin(f1 * xx + 3 * np.sin(f2 * yy + phase))
+        paper -= rng.uniform(5, 35) * (wave > rng.uniform(0.6, 0.95))
+    if rng.random() < 0.4:
+        ang = rng.uniform(0, np.pi)
+        period = rng.uniform(3, 9)
+        stripes = np.sin((np.cos(ang) * xx + np.sin(ang) * yy) * 2 * np.pi / period)
+        paper -= rng.uniform(5, 25) * (stripes > 0.7)
+    paper += rng.normal(0, rng.uniform(1, 8), (h, w))
+    return paper
+
+
+def random_cut(bg: np.ndarray, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A random region of a background image, flipped and resized to (h, w), as float."""
+    bh, bw = bg.shape
+    scale = rng.uniform(0.6, 1.4)
+    ch, cw = min(bh, max(4, round(h / scale))), min(bw, max(4, round(w / scale)))
+    y0, x0 = int(rng.integers(0, bh - ch + 1)), int(rng.integers(0, bw - cw + 1))
+    cut = bg[y0 : y0 + ch, x0 : x0 + cw]
+    if rng.random() < 0.5:
+        cut = cut[:, ::-1]
+    if rng.random() < 0.5:
+        cut = cut[::-1]
+    out = cv2.resize(np.ascontiguousarray(cut), (w, h), interpolation=cv2.INTER_LINEAR)
+    return out.astype(np.float32) * rng.uniform(0.9, 1.1)
+
+
+def background_bank(crops: list[np.ndarray], ink_threshold: float = 0.25) -> list[np.ndarray]:
+    """Real paper from real crops: ink (and a margin round it) painted out by inpainting."""
+    out = []
+    for img in crops:
+        gray = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        ink = ink_image(gray, polarity="dark")
+        k = max(3, round(gray.shape[0] * 0.08)) | 1
+        mask = cv2.dilate((ink > ink_threshold).astype(np.uint8), np.ones((k, k), np.uint8))
+        out.append(cv2.inpaint(gray, mask, 3, cv2.INPAINT_TELEA))
+    return out
+
+
+def augment_real(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real crop, randomly re-framed, sheared, rotated, squeezed and re-compressed."""
+    h, w = gray.shape
+    sx = rng.uniform(0.8, 1.2)
+    shear = rng.uniform(-0.2, 0.2)
+    ang = np.deg2rad(rng.uniform(-4, 4))
+    a = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]]) @ np.array(
+        [[sx, shear], [0, 1.0]])
+    # keep the centre in place, grow the canvas so nothing is cut off
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) - [w / 2, h / 2]
+    moved = corners @ a.T
+    nw, nh = (moved.max(0) - moved.min(0)).astype(int) + 1
+    t = np.array([nw / 2, nh / 2]) - a @ np.array([w / 2, h / 2])
+    m = np.hstack([a, t[:, None]]).astype(np.float32)
+    border = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    out: np.ndarray = cv2.warpAffine(gray, m, (int(nw), int(nh)), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE if rng.random() < 0.7
+                         else cv2.BORDER_CONSTANT, borderValue=border)
+    # random crop/pad of the frame (never into the ink by much)
+    H, W = out.shape
+    t0, b0 = int(rng.integers(0, max(1, H // 10))), int(rng.integers(0, max(1, H // 10)))
+    l0, r0 = int(rng.integers(0, max(1, W // 25))), int(rng.integers(0, max(1, W // 25)))
+    out = out[t0 : H - b0, l0 : W - r0]
+    return finish(out.astype(np.float32), rng)

@@ -1,0 +1,298 @@
+"""CRNN string reader: convolutions → bidirectional GRU over the width → CTC (Keras).
+
+Input: crops prepared by ``digitocr.strings.prepare`` (ink-bright, height 32, aspect ratio
+kept), padded left-aligned to a common width per batch. Four convolution stages bring the
+height to 1 and the width to a quarter (one step per 4 columns); a bidirectional GRU reads the
+steps; a dense layer gives per-step probabilities over 10 digits and the CTC blank (class 10).
+Training minimises the CTC loss; reading is greedy CTC decoding (``digitocr.strings``).
+
+TensorFlow is imported only inside methods, so listing plugins or ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitocr import hookimpl
+from digitocr.backends import FitResult, Progress, StringReader
+from digitocr.errors import ModelError
+from digitocr.strings import BLANK, HEIGHT, MAX_WIDTH, StringReading, ctc_greedy, pad_batch, prepare
+
+WEIGHTS = "model.keras"
+DOWNSAMPLE = 4  # input columns per output step
+MAX_LABEL = 12
+DEFAULTS: dict[str, Any] = {
+    "filters": [32, 64, 96, 128],
+    "rnn_units": 64,
+    "dropout": 0.2,
+    "epochs": 10,
+    "batch_size": 32,
+    "learning_rate": 2e-3,
+    "train_width": 224,
+    "seed": 0,
+}
+
+
+def _keras() -> Any:
+    from digitocr_plugins.cnn import _keras as keras_quietly
+
+    return keras_quietly()
+
+
+def build_network(filters: list[int], rnn_units: int, dropout: float) -> Any:
+    """Functional Keras model: (N, 32, W, 1) → per-step probabilities (N, W/4, 11)."""
+    keras = _keras()
+    layers = keras.layers
+    f1, f2, f3, f4 = (int(f) for f in filters)
+
+    def conv(x: Any, f: int) -> Any:
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    inp = keras.Input((HEIGHT, None, 1), name="image")
+    x = conv(inp, f1)
+    x = layers.MaxPooling2D((2, 2))(x)  # 16 x W/2
+    x = conv(x, f2)
+    x = layers.MaxPooling2D((2, 2))(x)  # 8 x W/4
+    x = conv(x, f3)
+    x = conv(x, f3)
+    x = layers.MaxPooling2D((2, 1))(x)  # 4 x W/4
+    x = conv(x, f4)
+    x = layers.MaxPooling2D((4, 1))(x)  # 1 x W/4
+    x = layers.Reshape((-1, f4))(x)  # steps x features
+    x = layers.Dropout(dropout)(x)
+    x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True))(x)
+    x = layers.Dropout(dropout)(x)
+    out = layers.Dense(BLANK + 1, activation="softmax", name="probs")(x)
+    return keras.Model(inp, out, name="digitocr_crnn")
+
+
+def encode_labels(labels: list[str]) -> np.ndarray:
+    """(N, 1 + MAX_LABEL) int32: length, then the digits (zero padded)."""
+    out = np.zeros((len(labels), 1 + MAX_LABEL), np.int32)
+    for i, s in enumerate(labels):
+        if not s.isdigit() or len(s) > MAX_LABEL:
+            raise ModelError(f"label {s!r}: expected 1-{MAX_LABEL} digits")
+        out[i, 0] = len(s)
+        out[i, 1 : 1 + len(s)] = [int(c) for c in s]
+    return out
+
+
+def ctc_loss(y_true: Any, y_pred: Any) -> Any:
+    """CTC loss per sample; ``y_true`` rows are (length, digits...), every step is valid."""
+    keras = _keras()
+    ops = keras.ops
+    y_true = ops.cast(y_true, "int32")
+    steps = ops.shape(y_pred)[1]
+    batch = ops.shape(y_pred)[0]
+    logits = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+    return ops.ctc_loss(y_true[:, 1:], logits, y_true[:, 0],
+                        ops.full((batch,), steps, dtype="int32"), mask_index=BLANK)
+
+
+class CRNNReader(StringReader):
+    """Small CRNN trained with CTC; reads a whole digit string per crop."""
+
+    backend = "crnn"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**{**DEFAULTS, **options})
+        self.model: Any = None
+        self._predict: Any = None
+
+    # ---------------------------------------------------------------- training
+
+    def fit(
+        self,
+        crops: list[np.ndarray],
+        labels: list[str],
+        *,
+        validation: tuple[list[np.ndarray], list[str]] | None = None,
+        progress: Progress | None = None,
+    ) -> FitResult:
+        keras = _keras()
+        o = self.options
+        keras.utils.set_random_seed(int(o["seed"]))
+        imgs = [_to_u8(prepare(c)) for c in crops]
+        y = encode_labels(labels)
+        # CTC needs at least one step per digit plus a blank between repeats
+        keep = [i for i, im in enumerate(imgs)
+                if -(-im.shape[1] // DOWNSAMPLE) >= 2 * int(y[i, 0]) + 1]
+        if len(keep) < len(imgs) and progress is not None:
+            progress(f"skipped {len(imgs) - len(keep)} crops too narrow for their labels")
+        batches = _batches(keras, [imgs[i] for i in keep], y[keep], int(o["batch_size"]),
+                           int(o["seed"]))
+        if self.model is None:
+            self.model = build_network(list(o["filters"]), int(o["rnn_units"]),
+                                       float(o["dropout"]))
+        epochs = int(o["epochs"])
+        schedule = keras.optimizers.schedules.CosineDecay(
+            float(o["learning_rate"]), decay_steps=max(1, epochs * len(batches)), alpha=0.02)
+        self.model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
+                           loss=ctc_loss)
+        self._predict = None
+        callback = _EpochCallback(keras, self, progress, epochs, validation)
+        hist = self.model.fit(batches, epochs=epochs, verbose=0, callbacks=[callback])
+        history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        history.update(callback.history)
+        if callback.best_weights is not None:  # the best epoch on validation exact match
+            self.model.set_weights(callback.best_weights)
+        self._predict = None
+        return FitResult(history=history, epochs=len(history.get("loss", [])))
+
+    # ---------------------------------------------------------------- reading
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Per-step probabilities (N, T, 11) for a prepared batch, compiled once per model."""
+        if self.model is None:
+            raise ModelError("the CRNN has not been trained or loaded")
+        if self._predict is None:
+            import tensorflow as tf
+
+            model = self.model
+            self._predict = tf.function(
+                lambda t: model(t, training=False), reduce_retracing=True,
+                input_signature=[tf.TensorSpec((None, HEIGHT, None, 1), tf.float32)])
+        return np.asarray(self._predict(x))
+
+    def read_detailed(self, crops: list[np.ndarray], polarity: str = "auto",
+                      batch_size: int = 128) -> list[StringReading]:
+        out: list[StringReading] = []
+        # similar widths together: less padding per batch
+        prepared = [prepare(c, polarity) for c in crops]
+        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
+        results: dict[int, StringReading] = {}
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            imgs = [prepared[i] for i in idx]
+            x = pad_batch(imgs)[..., None]
+            steps = np.array([-(-im.shape[1] // DOWNSAMPLE) for im in imgs], np.int64)
+            probs = self.probabilities(x)
+            for i, r in zip(idx, ctc_greedy(probs, steps), strict=True):
+                results[i] = r
+        out = [results[i] for i in range(len(crops))]
+        return out
+
+    def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [(r.text, r.confidence) for r in self.read_detailed(crops)]
+
+    # ---------------------------------------------------------------- files
+
+    def save(self, directory: Path) -> None:
+        if self.model is None:
+            raise ModelError("nothing to save: the CRNN has not been trained")
+        directory.mkdir(parents=True, exist_ok=True)
+        clean = type(self.model).from_config(self.model.get_config())
+        clean.set_weights(self.model.get_weights())
+        clean.save(directory / WEIGHTS)
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> CRNNReader:
+        path = directory / WEIGHTS
+        if not path.is_file():
+            raise ModelError(f"{directory}: no {WEIGHTS} in this CRNN model directory")
+        keras = _keras()
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(f"{path}: cannot load Keras model ({first})") from exc
+        shape = tuple(model.output_shape)
+        if shape[-1] != BLANK + 1:
+            raise ModelError(f"{path}: model outputs {shape}, expected {BLANK + 1} classes")
+        inst = cls(**options)
+        inst.model = model
+        return inst
+
+
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    return np.round(img * 255).astype(np.uint8)
+
+
+def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
+             seed: int) -> Any:
+    """A Keras PyDataset of width-bucketed batches (little padding), reshuffled each epoch."""
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = np.argsort([im.shape[1] for im in imgs], kind="stable")
+            self.batches: list[np.ndarray] = []
+            self.on_epoch_end()
+
+        def on_epoch_end(self) -> None:
+            # jitter the width order a little so batches differ from epoch to epoch
+            widths = np.array([im.shape[1] for im in imgs], np.float64)
+            keys = widths * self.rng.uniform(0.9, 1.1, len(widths))
+            order = np.argsort(keys, kind="stable")
+            chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            self.rng.shuffle(chunks)
+            self.batches = chunks
+
+        def __len__(self) -> int:
+            return len(self.batches)
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+            idx = self.batches[i]
+            w = max(imgs[j].shape[1] for j in idx)
+            x = np.zeros((len(idx), HEIGHT, w, 1), np.float32)
+            for k, j in enumerate(idx):
+                x[k, :, : imgs[j].shape[1], 0] = imgs[j] / np.float32(255)
+            return x, y[idx]
+
+    return Batches()
+
+
+def exact_match(reader: CRNNReader, crops: list[np.ndarray], labels: list[str]) -> float:
+    """Fraction of crops read exactly."""
+    if not crops:
+        return 0.0
+    got = reader.read_strings(crops)
+    return float(np.mean([t == y for (t, _), y in zip(got, labels, strict=True)]))
+
+
+class _EpochCallback:
+    """Per-epoch progress, validation exact match, and the best epoch's weights."""
+
+    def __new__(cls, keras: Any, reader: CRNNReader, progress: Progress | None, epochs: int,
+                validation: tuple[list[np.ndarray], list[str]] | None) -> Any:
+        class Callback(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.history: dict[str, list[float]] = {}
+                self.best_weights: list[Any] | None = None
+                self.best = -1.0
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.t0 = time.perf_counter()
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                logs = logs or {}
+                msg = f"epoch {epoch + 1}/{epochs} ({time.perf_counter() - self.t0:.0f}s)"
+                msg += "".join(f" {k}={v:.4f}" for k, v in logs.items() if isinstance(v, float))
+                if validation is not None and validation[0]:
+                    reader._predict = None
+                    acc = exact_match(reader, *validation)
+                    self.history.setdefault("val_exact_match", []).append(acc)
+                    msg += f" val_exact_match={acc:.4f}"
+                    if acc >= self.best:
+                        self.best = acc
+                        self.best_weights = reader.model.get_weights()
+                if progress is not None:
+                    progress(msg)
+
+        return Callback()
+
+
+@hookimpl
+def register_string_readers(register: Any) -> None:
+    register("crnn", CRNNReader)
+
+
+__all__ = ["MAX_WIDTH", "CRNNReader", "build_network", "ctc_loss", "encode_labels"]
