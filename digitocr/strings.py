@@ -104,10 +104,14 @@ def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
                blank: int = BLANK, alphabet: str = ALPHABET) -> list[StringReading]:
     """Greedy CTC decoding of (N, T, C) per-step probabilities.
 
-    Best class per step, repeats collapsed, blanks dropped. The confidence is the best path's
-    probability (product of the per-step maxima over the valid steps). Each character's span is
-    the run of steps it won, as fractions of the valid length; its alternatives are the top
-    three non-blank classes at its most confident step, renormalised without the blank.
+    Best class per step, repeats collapsed, blanks dropped. Each character's span is the run of
+    steps it won, as fractions of the valid length; its confidence is its best step's
+    probability and its alternatives are the top three non-blank classes at that step,
+    renormalised without the blank. The string's confidence approximates the probability of the
+    decoded *string* (not of one path): the product of the characters' confidences and, for each
+    step the blank won, the probability of whatever there leaves the string unchanged (the
+    blank, or a neighbouring run's character). A digit that nearly fired between two others
+    (a possible missed digit) lowers it; blank/digit hesitation at a character's edge does not.
     """
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 3:
@@ -122,24 +126,38 @@ def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
             out.append(StringReading("", 0.0))
             continue
         best = p.argmax(axis=1)
-        conf = float(np.exp(np.log(np.maximum(p.max(axis=1), 1e-12)).sum()))
-        chars: list[CharSpan] = []
+        runs: list[tuple[int, int, int]] = []  # (class, first step, last step)
         s = 0
         while s < steps:
             e = s
             while e + 1 < steps and best[e + 1] == best[s]:
                 e += 1
-            k = int(best[s])
+            runs.append((int(best[s]), s, e))
+            s = e + 1
+        chars: list[CharSpan] = []
+        log_conf = 0.0
+        for r, (k, s, e) in enumerate(runs):
             if k != blank:
                 peak = s + int(p[s : e + 1, k].argmax())
                 row = np.delete(p[peak], blank)
                 order = np.argsort(-row, kind="stable")[:3]
                 total = float(row.sum()) or 1.0
                 alts = [(alphabet[j], float(row[j] / total)) for j in order]
-                chars.append(CharSpan(s / steps, (e + 1) / steps, alphabet[k],
-                                      float(p[s : e + 1, k].max()), alts))
-            s = e + 1
-        out.append(StringReading("".join(c.label for c in chars), conf, chars))
+                c = float(p[peak, k])
+                chars.append(CharSpan(s / steps, (e + 1) / steps, alphabet[k], c, alts))
+                log_conf += np.log(max(c, 1e-12))
+                continue
+            before = runs[r - 1][0] if r > 0 else blank
+            after = runs[r + 1][0] if r + 1 < len(runs) else blank
+            for step in range(s, e + 1):
+                q = p[step, blank]
+                if step == s and before != blank:
+                    q += p[step, before]
+                if step == e and after != blank and (after != before or step != s):
+                    q += p[step, after]
+                log_conf += np.log(max(min(float(q), 1.0), 1e-12))
+        out.append(StringReading("".join(c.label for c in chars), float(np.exp(log_conf)),
+                                 chars))
     return out
 
 

@@ -24,7 +24,7 @@ from digitocr.backends import (
 from digitocr.cli import cli
 from digitocr.errors import ModelError
 from digitocr.strings import BLANK, ctc_greedy, pad_batch, prepare
-from digitocr.synth import SynthConfig, StringSynth, augment_real
+from digitocr.synth import StringSynth, SynthConfig, augment_real
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,8 +48,11 @@ def test_ctc_greedy_collapses_repeats_and_drops_blanks() -> None:
     ])
     got = ctc_greedy(probs)
     assert [r.text for r in got] == ["1120", "", "773"]
-    assert got[0].confidence == pytest.approx(0.9 ** 8)
+    # four characters at 0.9; blank steps next to a character also count that character (0.01)
+    assert got[0].confidence == pytest.approx(0.9 ** 4 * 0.91 ** 3)
     assert got[1].confidence == pytest.approx(0.5 ** 8)
+    assert got[2].confidence == pytest.approx(0.8 ** 3 * 0.82 * 0.84 * 0.82 * 0.8)
+    assert [c.confidence for c in got[2].chars] == pytest.approx([0.8, 0.8, 0.8])
     # spans: "1" won steps 0-1 of 8, "2" step 4
     assert (got[0].chars[0].start, got[0].chars[0].end) == (0.0, 0.25)
     assert (got[0].chars[2].start, got[0].chars[2].end) == (0.5, 0.625)
@@ -69,7 +72,7 @@ def test_prepare_keeps_aspect_and_pads_left() -> None:
     cv2.putText(img, "123", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 20, 3)
     x = prepare(img)
     assert x.shape == (32, 96) and x.dtype == np.float32
-    assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.9
+    assert x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.9
     assert x[:, :4].max() < 0.2  # paper is no ink
     batch = pad_batch([x, x[:, :40]])
     assert batch.shape == (2, 32, 96) and not batch[1, :, 40:].any()
