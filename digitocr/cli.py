@@ -111,6 +111,10 @@ data_option = click.option(
               "stalls [default: constant].")
 @click.option("--patience", type=click.IntRange(1), default=None,
               help="Early stopping: epochs without a better validation loss [default: 3].")
+@click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Adam learning rate [default: 0.001].")
+@click.option("--init", "init_model", default=None,
+              help="Start from this trained CNN's weights (name or directory): fine-tuning.")
 @click.option("--members", "n_members", type=click.IntRange(1), default=None,
               help="Ensemble: train this many CNNs with different seeds [default: 3].")
 @click.option("--member", "member_paths", multiple=True, type=str,
@@ -136,6 +140,8 @@ def train(
     arch: str | None,
     lr_schedule: str | None,
     patience: int | None,
+    lr: float | None,
+    init_model: str | None,
     n_members: int | None,
     member_paths: tuple[str, ...],
     limit: int | None,
@@ -153,17 +159,22 @@ def train(
     net: dict[str, Any] = {
         k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "rotation": rotation,
                           "shift": shift, "zoom": zoom, "arch": arch, "lr_schedule": lr_schedule,
-                          "patience": patience}.items() if v is not None
+                          "patience": patience, "lr": lr}.items() if v is not None
     }
-    options = {**net, **_parse_set(settings)}
+    if init_model:
+        if backend != "cnn":
+            raise click.UsageError("--init only applies to the cnn backend")
+        from .backends import resolve_model_dir
+
+        net["init"] = str(resolve_model_dir(init_model))
+    extra_options = _parse_set(settings)
     if backend == "ensemble" and not member_paths:
-        options = {"members": [
-            {"backend": "cnn", "options": {**net, "seed": seed + i}}
-            for i in range(n_members or 3)
-        ], **_parse_set(settings)}
-    elif backend == "cnn" or backend == "ensemble":
-        pass
-    elif net:
+        members = [{"backend": "cnn", "options": {**net, "seed": seed + i}}
+                   for i in range(n_members or 3)]
+        options = {"members": members, **extra_options}
+    elif backend == "cnn" or not net:
+        options = {**net, **extra_options}
+    else:
         raise click.UsageError(f"{', '.join(net)} only apply to networks, not {backend}")
     config = TrainConfig(
         backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),

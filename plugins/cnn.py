@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "zoom": 0.1,
     "patience": 3,
     "lr_schedule": "constant",
+    "lr": 0.001,  # Adam's default
+    "init": None,  # start from a trained model's weights (fine-tuning)
     "seed": 0,
 }
 
@@ -120,8 +122,10 @@ class CNNClassifier(Classifier):
             str(o["arch"]), float(o["rotation"]), float(o["shift"]), float(o["zoom"]),
             int(o["seed"]),
         )
+        if o.get("init"):
+            _copy_weights(CNNClassifier.load(Path(o["init"]), {}).model, self.model)
         self.model.compile(
-            optimizer=keras.optimizers.Adam(),
+            optimizer=keras.optimizers.Adam(learning_rate=float(o["lr"])),
             loss="categorical_crossentropy",
             metrics=["accuracy"],
         )
@@ -192,6 +196,17 @@ class CNNClassifier(Classifier):
         inst = cls(**options)
         inst.model = model
         return inst
+
+
+def _copy_weights(source: Any, target: Any) -> None:
+    """Copy every weighted layer of ``source`` into ``target`` (augmentation layers aside)."""
+    src = [layer for layer in source.layers if layer.get_weights()]
+    dst = [layer for layer in target.layers if layer.get_weights()]
+    shapes = [[w.shape for w in layer.get_weights()] for layer in src]
+    if shapes != [[w.shape for w in layer.get_weights()] for layer in dst]:
+        raise ModelError("the --init model's architecture differs from the one being trained")
+    for a, b in zip(src, dst, strict=True):
+        b.set_weights(a.get_weights())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -199,3 +199,25 @@ def test_ensemble_trains_its_own_members(tmp_path: Path, mnist_dir: Path) -> Non
     assert sorted(p.name for p in (out / "members").iterdir()) == ["00-cnn", "01-cnn"]
     proba = load_model(str(out)).predict_proba(load_test(mnist_dir)[:5])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_fine_tune_from_a_trained_cnn(tmp_path: Path, mnist_dir: Path) -> None:
+    base = tmp_path / "base"
+    code, _, stderr = run("train", "cnn", "--data", str(mnist_dir), "--limit", "300",
+                          "--epochs", "1", "--out", str(base))
+    assert code == 0, stderr
+    tuned = tmp_path / "tuned"
+    code, _, stderr = run(
+        "train", "cnn", "--data", str(mnist_dir), "--limit", "300", "--epochs", "1",
+        "--lr", "1e-9", "--rotation", "0", "--init", str(base), "--out", str(tuned))
+    assert code == 0, stderr
+    meta = read_metadata(tuned)
+    assert meta["config"]["init"] == str(base) and meta["config"]["lr"] == 1e-9
+    x = load_test(mnist_dir)[:30]
+    # with a vanishing learning rate the weights barely move: same predictions as the base
+    np.testing.assert_allclose(load_model(str(tuned)).predict_proba(x),
+                               load_model(str(base)).predict_proba(x), atol=0.02)
+    code, _, stderr = run("train", "knn", "--data", str(mnist_dir), "--init", str(base),
+                          "--out", str(tmp_path / "k"))
+    assert code == 2 and "--init only applies to the cnn backend" in stderr
