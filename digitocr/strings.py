@@ -168,21 +168,31 @@ def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> l
     """The fields of one page read by a string reader, in one batched call.
 
     ``--layout string`` (no template): the whole image is one field. Otherwise the layout's
-    segmenter (or the template) finds the fields and each field's box is read as a string.
+    segmenter (or the template) finds the fields; each is read from the box round the ink its
+    segmenter found (so a field's printed frame is left out), or its whole box when it found none.
     """
     from .pipeline import find_fields
 
     h, w = image.shape[:2]
+    boxes: list[tuple[tuple[int, int, int, int], str | None]] = []
+    crops: list[np.ndarray | None] = []
     if opts.template is None and opts.layout == "string":
-        boxes: list[tuple[tuple[int, int, int, int], str | None]] = [((0, 0, w, h), None)]
+        boxes.append(((0, 0, w, h), None))
+        crops.append(image)
     else:
-        boxes = [(f.bbox, f.name) for f in find_fields(image, opts)]
-    crops = []
-    for (x, y, bw, bh), _ in boxes:
-        pad = max(2, round(0.08 * bh))
-        x0, y0 = max(0, x - pad), max(0, y - pad)
-        x1, y1 = min(w, x + bw + pad), min(h, y + bh + pad)
-        crops.append(image[y0:y1, x0:x1] if x1 - x0 >= 4 and y1 - y0 >= 4 else None)
+        for f in find_fields(image, opts):
+            boxes.append((f.bbox, f.name))
+            glyphs = [g.bbox for seg in f.segments if seg.options for g in seg.options[0]]
+            x, y, bw, bh = f.bbox
+            if glyphs:
+                x = min(g[0] for g in glyphs)
+                y = min(g[1] for g in glyphs)
+                bw = max(g[0] + g[2] for g in glyphs) - x
+                bh = max(g[1] + g[3] for g in glyphs) - y
+            pad = max(2, round(0.12 * bh))
+            x0, y0 = max(0, x - pad), max(0, y - pad)
+            x1, y1 = min(w, x + bw + pad), min(h, y + bh + pad)
+            crops.append(image[y0:y1, x0:x1] if x1 - x0 >= 4 and y1 - y0 >= 4 else None)
     todo = [c for c in crops if c is not None]
     readings = iter(reader.read_detailed(todo, polarity=opts.polarity) if todo else [])
     out: list[Field] = []

@@ -268,3 +268,13 @@ def test_plugin_string_reader_through_read_cli(echo_model: Path, tmp_path: Path)
     res = CliRunner().invoke(cli, [*base, "--min-confidence", "0.9"])
     field = json.loads(res.output)[0]["fields"][0]
     assert field["text"] == "123" and field["needs_review"] is True
+
+
+def test_string_reader_reads_the_ink_of_a_found_field(echo_model: Path) -> None:
+    """With a finding layout (cheque), the reader sees the ink's box, not the printed frame."""
+    res = CliRunner().invoke(cli, ["read", str(REPO / "samples" / "cheque.jpg"), "--layout",
+                                   "cheque", "--model", str(echo_model), "-q"])
+    assert res.exit_code == 0, res.output
+    field = json.loads(res.output)[0]["fields"][0]
+    w = field["bbox"][2]
+    assert 0.5 * w < int(field["text"]) < w  # echo reads the crop's width
