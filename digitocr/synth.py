@@ -2,11 +2,11 @@
 
 A synthetic string is made of isolated handwritten digits (MNIST-style 28x28, ink bright, e.g.
 from ``digitocr.data.load_source``) placed left to right with random size, spacing (gaps,
-touching and overlapping), vertical jitter, slant and stroke weight, with separators that are
-**not** in the label (``.`` ``,`` ``-`` and cheque endings such as ``.-`` or ``=``), then printed
-as dark ink onto a paper background: a cut from a real crop with its ink painted out
-(``background_bank``) or a synthetic security-paper texture. The result is a gray uint8 crop,
-the same kind of input ``read`` hands a string reader.
+touching and overlapping), vertical jitter, slant and stroke weight, with marks that are
+**not** in the label: separators (``.`` ``,`` ``-``), cheque endings (``.-``, ``=``, ``--``)
+and currency signs (``$``, ``U$S``). It is printed as dark ink onto a paper background: a cut
+from a real crop with its ink painted out (``background_bank``) or a synthetic security-paper
+texture. The result is a gray uint8 crop, the same kind of input ``read`` hands a string reader.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class SynthConfig:
     gap: tuple[float, float] = (-0.28, 0.45)  # spacing as a fraction of the digit height
     slant: tuple[float, float] = (-0.35, 0.25)  # horizontal shear
     p_separator: float = 0.55  # a thousands/decimal separator inside the string
-    p_ending: float = 0.35  # a cheque ending after the digits: ".-", "-", "=", ".", "/-"
+    p_ending: float = 0.35  # a cheque ending after the digits: ".-", "-", "=", ".", "--"
     p_texture: float = 0.3  # synthetic texture instead of a real background
+    p_currency: float = 0.08  # a currency sign before the digits ("$", "U$S", "#")
 
 
 def _tight(img: np.ndarray, thr: float = 0.15) -> np.ndarray:
@@ -72,6 +73,8 @@ class StringSynth:
         if sep_at > 0 and n > 3 and rng.random() < 0.6:
             sep_at = n - 3  # thousands, as on cheques
         x = 0.0
+        if rng.random() < c.p_currency:
+            x = self._currency(pieces, rng, base)
         for i in range(n):
             if i == sep_at:
                 x = self._separator(pieces, rng, x, base, stroke,
@@ -91,7 +94,7 @@ class StringSynth:
             label += str(int(self.labels[k]))
         if rng.random() < c.p_ending:
             x = self._separator(pieces, rng, x, base, stroke,
-                                str(rng.choice([".-", "-", "=", ".", "/-", ".="])))
+                                str(rng.choice([".-", "-", "=", ".", "-.-", ".=", "--"])))
         return self._compose(pieces, rng, base), label
 
     def _separator(self, pieces: list[tuple[np.ndarray, float, float]],
@@ -112,25 +115,32 @@ class StringSynth:
                              1.0, t, cv2.LINE_AA)
                 y = base * (rng.uniform(0.8, 1.0) if ch != "'" else rng.uniform(-0.1, 0.1))
             else:
-                length = base * rng.uniform(0.25, 0.6)
+                length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else 0.9)
                 img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
                                np.float32)
                 y0 = t + 1
-                if ch == "/":
-                    cv2.line(img, (t + 1, img.shape[0] - t - 1), (img.shape[1] - t - 1, y0), 1.0,
-                             t, cv2.LINE_AA)
-                    y = base * 0.35
-                else:
-                    lines = 2 if ch == "=" else 1
-                    for j in range(lines):
-                        yy = y0 + j * max(3, round(base * 0.18))
-                        tilt = round(rng.uniform(-0.15, 0.15) * length)
-                        cv2.line(img, (t + 1, yy + max(0, tilt)),
-                                 (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
-                    y = base * rng.uniform(0.35, 0.6)
+                for j in range(2 if ch == "=" else 1):
+                    yy = y0 + j * max(3, round(base * rng.uniform(0.12, 0.3)))
+                    tilt = round(rng.uniform(-0.15, 0.15) * length)
+                    cv2.line(img, (t + 1, yy + max(0, tilt)),
+                             (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
+                y = base * rng.uniform(0.35, 0.6)
             pieces.append((img, x, y))
             x += img.shape[1] + base * rng.uniform(0.0, 0.15)
         return x
+
+    def _currency(self, pieces: list[tuple[np.ndarray, float, float]],
+                  rng: np.random.Generator, base: float) -> float:
+        text = str(rng.choice(["$", "$", "U$S", "#", "$U"]))
+        font = int(rng.choice([cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SIMPLEX,
+                               cv2.FONT_HERSHEY_COMPLEX_SMALL]))
+        scale = base / 22.0 * rng.uniform(0.7, 1.1)
+        thick = max(1, round(base * rng.uniform(0.06, 0.12)))
+        (tw, th), bl = cv2.getTextSize(text, font, scale, thick)
+        img = np.zeros((th + bl + 2 * thick + 2, tw + 2 * thick + 2), np.uint8)
+        cv2.putText(img, text, (thick + 1, th + thick + 1), font, scale, 255, thick, cv2.LINE_AA)
+        pieces.append((img.astype(np.float32) / 255.0, 0.0, base - th))
+        return img.shape[1] + base * rng.uniform(0.1, 0.4)
 
     def _compose(self, pieces: list[tuple[np.ndarray, float, float]],
                  rng: np.random.Generator, base: float) -> np.ndarray:
