@@ -148,10 +148,13 @@ def train(
     settings: tuple[str, ...],
 ) -> None:
     """Train a BACKEND (cnn, knn, svm, ensemble, or a plugin's) and save it with metadata."""
-    from .plugins import get_classifiers
+    from .plugins import get_classifiers, get_string_readers
     from .training import TrainConfig
     from .training import train as run_training
 
+    if backend in get_string_readers():
+        raise click.UsageError(f"{backend} reads whole strings; train it with "
+                               "python bench/train_crnn.py (see README)")
     if backend not in get_classifiers():
         names = ", ".join(sorted(get_classifiers()))
         raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
