@@ -289,8 +289,9 @@ def eda(
               help="Output file (written atomically); default stdout.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Digits below this confidence read '?', and their field needs_review.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Parallel worker processes (output order stays the input order).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Parallel worker processes (default: the number of cores; fewer than 16 "
+                   "files are then read in-process). Output order stays the input order.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON of named rectangles to read instead of finding fields.")
 @click.option("--annotate", type=click.Path(file_okay=False), default=None,
@@ -305,8 +306,8 @@ def eda(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-file error lines.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
-    min_confidence: float, workers: int, template: str | None, annotate: str | None, dpi: int,
-    polarity: str, deskew: bool, max_pixels: int, quiet: bool,
+    min_confidence: float, workers: int | None, template: str | None, annotate: str | None,
+    dpi: int, polarity: str, deskew: bool, max_pixels: int, quiet: bool,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it).
 

@@ -95,6 +95,8 @@ class ReadOptions:
     annotate: Path | None = None
     glyph_bonus: float = GLYPH_BONUS
     segment: SegmentOptions = field(default_factory=SegmentOptions)
+    #: decode pages straight to gray (every built-in layout reads gray; JPEG decodes ~2x faster)
+    gray: bool = True
 
 
 def get_segmenter(name: str) -> Segmenter:
@@ -156,15 +158,23 @@ def classify_fields(
     fields: list[FieldCrops], classifier: Classifier, opts: ReadOptions
 ) -> list[Field]:
     """One batched ``predict_proba`` over every digit crop, then the best reading per segment."""
+    return classify_pages([fields], classifier, opts)[0]
+
+
+def classify_pages(
+    pages: list[list[FieldCrops]], classifier: Classifier, opts: ReadOptions
+) -> list[list[Field]]:
+    """``classify_fields`` for several pages' fields with one ``predict_proba`` call."""
     crops: list[GlyphCrop] = []
     index: dict[int, int] = {}
-    for f in fields:
-        for s in f.segments:
-            for opt in s.options:
-                for g in opt:
-                    if g.kind == "digit" and id(g) not in index:
-                        index[id(g)] = len(crops)
-                        crops.append(g)
+    for fields in pages:
+        for f in fields:
+            for s in f.segments:
+                for opt in s.options:
+                    for g in opt:
+                        if g.kind == "digit" and id(g) not in index:
+                            index[id(g)] = len(crops)
+                            crops.append(g)
     if crops:
         batch = np.stack([normalise(g.image, polarity="bright") for g in crops])
         probs = np.asarray(classifier.predict_proba(batch), dtype=np.float64)
@@ -173,6 +183,11 @@ def classify_fields(
                 f"classifier returned shape {probs.shape}, expected ({len(crops)}, 10)")
     else:
         probs = np.zeros((0, 10))
+    return [_assemble(fields, probs, index, opts) for fields in pages]
+
+
+def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int],
+              opts: ReadOptions) -> list[Field]:
     out: list[Field] = []
     for n, f in enumerate(fields, start=1):
         glyphs: list[Glyph] = []
@@ -245,7 +260,7 @@ def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None =
 
 def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[PageResult]:
     """Every page of one file; a file or page that cannot be read becomes an error record."""
-    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels)
+    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray)
     n = 0
     name = "<stdin>" if path == "-" else path
     while True:
@@ -269,22 +284,171 @@ def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[Page
                              error=f"{page.file}: page {page.page} failed ({exc!r})")
 
 
-# ------------------------------------------------------------------ batch & workers
+# ------------------------------------------------------------------ batches of pages
+
+#: pages whose crops go to the classifier together: one inference call for many small files
+#: (amount crops) instead of one each; bounded so that memory stays flat on any batch size
+BATCH_PAGES = 32
+BATCH_CROPS = 512
+
+
+@dataclass
+class _Segmented:
+    """A page segmented and waiting for its batch's classification (no page pixels kept)."""
+
+    file: str
+    page: int
+    width: int
+    height: int
+    fields: list[FieldCrops]
+    image: np.ndarray | None = None  # kept only for --annotate
+
+
+def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
+    """Decode and segment every page of one file; what cannot be read becomes an error record."""
+    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray)
+    n = 0
+    name = "<stdin>" if path == "-" else path
+    while True:
+        try:
+            page = next(pages)
+        except StopIteration:
+            return
+        except InputError as exc:
+            yield PageResult(name, n + 1 if n else 0, error=str(exc))
+            return
+        except Exception as exc:  # a decoder bug must not stop a batch of 10,000 files
+            yield PageResult(name, n + 1 if n else 0, error=f"{name}: cannot decode ({exc!r})")
+            return
+        n += 1
+        try:
+            fields = find_fields(page.image, opts)
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            yield PageResult(page.file, page.page, page.width, page.height,
+                             error=f"{page.file}: page {page.page} failed ({exc!r})")
+            continue
+        keep = page.image if opts.annotate is not None else None
+        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep)
+
+
+def _crop_count(fields: list[FieldCrops]) -> int:
+    return sum(len(opt) for f in fields for s in f.segments for opt in s.options)
+
+
+def read_files(paths: Iterable[str], classifier: Reader, opts: ReadOptions,
+               done: Callable[[str], None] | None = None) -> Iterator[PageResult]:
+    """Every page of every file, in order; the crops of up to ``BATCH_PAGES`` pages (and about
+    ``BATCH_CROPS`` crops) are classified in one call. ``done(path)`` follows each file."""
+    if not isinstance(classifier, Classifier):  # a whole-field reader: page by page
+        for path in paths:
+            yield from read_file(path, classifier, opts)
+            if done:
+                done(path)
+        return
+    held: list[PageResult | _Segmented | str] = []
+    pages = crops = 0
+    for path in paths:
+        for item in _segment_file(path, opts):
+            held.append(item)
+            if isinstance(item, _Segmented):
+                pages += 1
+                crops += _crop_count(item.fields)
+                if pages >= BATCH_PAGES or crops >= BATCH_CROPS:
+                    yield from _flush(held, classifier, opts, done)
+                    held, pages, crops = [], 0, 0
+        held.append(path)  # the file is complete once everything before this is out
+    yield from _flush(held, classifier, opts, done)
+
+
+def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
+           opts: ReadOptions, done: Callable[[str], None] | None) -> Iterator[PageResult]:
+    segs = [it for it in held if isinstance(it, _Segmented)]
+    results: list[list[Field]] | None = None
+    if segs:
+        try:
+            results = classify_pages([it.fields for it in segs], classifier, opts)
+        except DigitOCRError:
+            raise
+        except Exception:
+            results = None  # page by page below, so that the error lands on its own page
+    k = 0
+    for it in held:
+        if isinstance(it, str):
+            if done:
+                done(it)
+            continue
+        if isinstance(it, PageResult):
+            yield it
+            continue
+        try:
+            fields = results[k] if results is not None else classify_fields(
+                it.fields, classifier, opts)
+            result = PageResult(it.file, it.page, it.width, it.height, fields)
+            if opts.annotate is not None and it.image is not None:
+                annotate(Page(it.file, it.page, it.image), result, opts.annotate)
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            result = PageResult(it.file, it.page, it.width, it.height,
+                                error=f"{it.file}: page {it.page} failed ({exc!r})")
+        k += 1
+        yield result
+
+
+# ------------------------------------------------------------------ workers
+
+#: with the default worker count, smaller batches are read in-process: starting a worker
+#: (TensorFlow import, model load: seconds) costs more than reading a few pages
+POOL_MIN_FILES = 16
 
 _worker_model: Reader | None = None
 _worker_opts: ReadOptions | None = None
 
 
-def _init_worker(model: str | Reader, opts: ReadOptions) -> None:
+def default_workers() -> int:
+    """The number of CPU cores this process may run on (``--workers``'s default)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def limit_threads(n: int) -> None:
+    """Cap TensorFlow's, OpenCV's and BLAS's threads in this process at ``n``.
+
+    Each worker process runs its own TensorFlow; left alone, every one of them would start a
+    thread per core for its kernels, and N workers on N cores would fight over N x N threads.
+    The environment variables must be set before TensorFlow starts (workers call this first).
+    """
+    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    import cv2
+
+    cv2.setNumThreads(n)
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(n)
+            tf.config.threading.set_inter_op_parallelism_threads(n)
+        except (RuntimeError, AttributeError):  # TensorFlow already running: too late
+            pass
+
+
+def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0) -> None:
     global _worker_model, _worker_opts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        limit_threads(threads)
     _worker_model = resolve_classifier(model)
     _worker_opts = opts
 
 
-def _work(path: str) -> list[PageResult]:
+def _work(paths: list[str]) -> list[PageResult]:
     assert _worker_model is not None and _worker_opts is not None
-    return list(read_file(path, _worker_model, _worker_opts))
+    return list(read_files(paths, _worker_model, _worker_opts))
 
 
 def resolve_classifier(model: str | Path | Reader) -> Reader:
@@ -300,7 +464,7 @@ def read(
     min_confidence: float = 0.0,
     template: Template | str | Path | None = None,
     annotate: str | Path | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     dpi: int = DEFAULT_DPI,
     polarity: str = "auto",
     deskew: bool = True,
@@ -310,7 +474,8 @@ def read(
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
     Yields one PageResult per page, in input order, with ``error`` set on pages or files that
-    could not be read.
+    could not be read. ``workers=None`` means one worker process per core, with small batches
+    (under ``POOL_MIN_FILES`` files) read in this process.
     """
     files = expand_inputs(paths)
     get_segmenter(layout)  # fail early on an unknown layout
@@ -327,12 +492,19 @@ def read(
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
                        annotate=ann)
     total = len(files)
-    if workers <= 1 or total <= 1 or "-" in files:
+    auto = workers is None
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or total <= 1 or "-" in files or (auto and total < POOL_MIN_FILES):
         classifier = resolve_classifier(model)
-        for i, path in enumerate(files):
-            yield from read_file(path, classifier, opts)
+        count = 0
+
+        def done(path: str) -> None:
+            nonlocal count
+            count += 1
             if progress:
-                progress(i + 1, total, path)
+                progress(count, total, path)
+
+        yield from read_files(files, classifier, opts, done)
         return
     if not isinstance(model, (Classifier, StringReader)):
         from .backends import read_metadata, resolve_model_dir
@@ -341,22 +513,27 @@ def read(
         model = str(model)
     method = "fork" if "tensorflow" not in sys.modules and os.name == "posix" else "spawn"
     ctx = multiprocessing.get_context(method)
+    threads = max(1, default_workers() // workers)
+    # files go out in chunks (fewer round trips, batched inference inside each worker), small
+    # enough that every worker gets several and results come back steadily
+    size = max(1, min(BATCH_PAGES, total // (workers * 8)))
+    chunks = iter([files[i : i + size] for i in range(0, total, size)])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(model, opts)) as pool:
-        pending: deque[tuple[str, Future[list[PageResult]]]] = deque()
-        it = iter(files)
-        done = 0
-        for path in it:
-            pending.append((path, pool.submit(_work, path)))
-            if len(pending) >= workers * 3:
+                             initargs=(model, opts, threads)) as pool:
+        pending: deque[tuple[list[str], Future[list[PageResult]]]] = deque()
+        finished = 0
+        for chunk in chunks:
+            pending.append((chunk, pool.submit(_work, chunk)))
+            if len(pending) >= workers * 2:
                 break
         while pending:
-            path, fut = pending.popleft()
+            chunk, fut = pending.popleft()
             yield from fut.result()
-            done += 1
-            if progress:
-                progress(done, total, path)
-            nxt = next(it, None)
+            for path in chunk:
+                finished += 1
+                if progress:
+                    progress(finished, total, path)
+            nxt = next(chunks, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(_work, nxt)))
 

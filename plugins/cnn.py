@@ -18,6 +18,8 @@ from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
 
 WEIGHTS = "model.keras"
+#: most images per inference call (bounds memory on huge batches)
+PREDICT_CHUNK = 1024
 DEFAULTS: dict[str, Any] = {
     "arch": "paper",
     "epochs": 20,
@@ -102,10 +104,14 @@ class CNNClassifier(Classifier):
     """Convolutional network trained with Adam and early stopping on validation loss."""
 
     backend = "cnn"
+    #: run inference through a traced ``tf.function`` (False: eager Keras calls)
+    compiled: bool = True
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**{**DEFAULTS, **options})
         self.model: Any = None
+        self._fn: Any = None
+        self._fn_model: Any = None
 
     def fit(
         self,
@@ -165,11 +171,39 @@ class CNNClassifier(Classifier):
         x = check_batch(x)[..., None]
         if len(x) == 0:
             return np.zeros((0, 10), np.float32)
-        out = [
-            np.asarray(self.model(x[i : i + 1024], training=False))
-            for i in range(0, len(x), 1024)
-        ]
+        forward = self._compiled() if self.compiled else self._eager
+        out = [forward(x[i : i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
         return np.concatenate(out).astype(np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_fn"] = state["_fn_model"] = None  # a traced function does not pickle
+        return state
+
+    def _eager(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(x, training=False))
+
+    def _compiled(self) -> Any:
+        """The network as one cached ``tf.function`` with a batch-size-free signature.
+
+        An eager ``model(x)`` call walks every Keras layer in Python (~5 ms before any maths);
+        the traced graph runs the same kernels in one call, 2-10x faster for the 1-200 crop
+        batches that ``read`` sends. The batch dimension is ``None``, so it is traced once and
+        never again, whatever the batch size (no padding to bucket sizes needed).
+        """
+        if self._fn is None or self._fn_model is not self.model:
+            import tensorflow as tf
+
+            model = self.model
+            spec = tf.TensorSpec([None, 28, 28, 1], tf.float32)
+            graph = tf.function(lambda t: model(t, training=False), input_signature=[spec],
+                                reduce_retracing=True)
+
+            def run(x: np.ndarray) -> np.ndarray:
+                return np.asarray(graph(tf.constant(x)))
+
+            self._fn, self._fn_model = run, model
+        return self._fn
 
     def save(self, directory: Path) -> None:
         if self.model is None:

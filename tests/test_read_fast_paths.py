@@ -1,0 +1,155 @@
+"""The fast paths of ``read``: statistics of connected components, gray decoding, compiled CNN
+inference, batches across files, workers' default. Each must give what the plain path gives."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from read_helpers import font_model, save_png, string_image
+
+from digitocr import pipeline
+from digitocr.cli import cli
+from digitocr.io import load_pages
+from digitocr.pipeline import read
+from digitocr.segment import cc_stats
+
+__all__ = ["font_model"]
+
+
+@pytest.mark.parametrize("density, connectivity", [(0.02, 8), (0.2, 4), (0.6, 8), (0.97, 4)])
+@pytest.mark.parametrize("shape", [(40, 60), (700, 500)])
+def test_cc_stats_matches_opencv(density: float, connectivity: int,
+                                 shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(3)
+    mask = (rng.random(shape) < density).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8)) if density < 0.5 else mask
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
+    m, ours, ostats, ocents = cc_stats(mask, connectivity)
+    assert m == n
+    assert (ours == labels).all()
+    assert (ostats[1:] == stats[1:]).all()
+    assert np.allclose(ocents[1:], cents[1:])
+
+
+def test_cc_stats_empty_and_full() -> None:
+    for mask in (np.zeros((400, 300), np.uint8), np.ones((400, 300), np.uint8)):
+        n, _, stats, _ = cc_stats(mask)
+        assert n == cv2.connectedComponents(mask)[0]
+        assert stats[0, 2:4].tolist() == [300, 400]
+
+
+def test_gray_decoding_of_jpeg(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rgb = np.clip(rng.normal(180, 40, (120, 160, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.jpg", quality=90)
+    colour = next(load_pages(tmp_path / "a.jpg")).image
+    gray = next(load_pages(tmp_path / "a.jpg", gray=True)).image
+    assert colour.shape == (120, 160, 3) and gray.shape == (120, 160)
+    diff = np.abs(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(int) - gray)
+    assert diff.mean() < 0.5 and diff.max() <= 8  # chroma rounding only
+
+
+def test_compiled_cnn_gives_the_eager_probabilities() -> None:
+    pytest.importorskip("tensorflow")
+    from digitocr_plugins.cnn import CNNClassifier, build_network
+
+    clf = CNNClassifier(arch="paper")
+    clf.model = build_network("paper", 10.0, 0.1, 0.1, seed=0)
+    rng = np.random.default_rng(1)
+    for n in (1, 7, 300):
+        x = rng.random((n, 28, 28)).astype(np.float32)
+        clf.compiled = True
+        fast = clf.predict_proba(x)
+        clf.compiled = False
+        slow = clf.predict_proba(x)
+        assert fast.shape == (n, 10) and fast.dtype == np.float32
+        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+    clf.compiled = True
+    assert clf.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+    # the traced function follows a new network (fit/load replace the model)
+    clf.model = build_network("paper", 0.0, 0.0, 0.0, seed=5)
+    clf.compiled = False
+    x = rng.random((3, 28, 28)).astype(np.float32)
+    slow = clf.predict_proba(x)
+    clf.compiled = True
+    np.testing.assert_allclose(clf.predict_proba(x), slow, rtol=1e-5, atol=1e-6)
+
+
+def _files(tmp_path: Path, texts: list[str]) -> list[Path]:
+    out = []
+    for i, s in enumerate(texts):
+        out.append(save_png(string_image(s), tmp_path / f"{i:02d}.png"))
+    return out
+
+
+def test_batches_across_files_give_the_same_pages(font_model: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = ["1", "22", "333", "4", "55", "6", "78", "90"]
+    names: list[Any] = _files(tmp_path, texts)
+    (tmp_path / "bad.png").write_bytes(b"x")
+    names.insert(3, tmp_path / "bad.png")
+    clf = pipeline.resolve_classifier(font_model)
+    calls: list[int] = []
+    original = clf.predict_proba
+
+    def counting(x: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return original(x)
+
+    monkeypatch.setattr(clf, "predict_proba", counting)
+    monkeypatch.setattr(pipeline, "BATCH_PAGES", 3)
+    done: list[str] = []
+    batched = [p.to_dict() for p in read(names, clf, "string",
+                                          progress=lambda i, n, path: done.append(path))]
+    assert len(calls) == 3  # 8 pages in batches of 3, not 8 calls
+    assert done == [str(n) for n in names]
+    calls.clear()
+    monkeypatch.setattr(pipeline, "BATCH_PAGES", 1)
+    single = [p.to_dict() for p in read(names, clf, "string")]
+    assert len(calls) == 8
+    assert batched == single
+    assert [p["fields"][0]["text"] if p["fields"] else None for p in batched] == [
+        "1", "22", "333", None, "4", "55", "6", "78", "90"]
+
+
+def test_default_workers_is_the_core_count() -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert pipeline.default_workers() == cores
+    option = next(p for p in cli.commands["read"].params if p.name == "workers")
+    assert option.default is None
+    assert "number of cores" in (option.help or "")
+
+
+def test_default_workers_read_small_batches_in_process(font_model: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a pool was started for a small batch")
+
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", no_pool)
+    names = _files(tmp_path, ["12", "3"])
+    pages = list(read(names, font_model, "string", workers=None))
+    assert [p.fields[0].text for p in pages] == ["12", "3"]
+    result = CliRunner().invoke(cli, ["read", str(tmp_path), "--model", font_model,
+                                      "--layout", "string", "--format", "csv", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") == 3
+
+
+def test_limit_threads_sets_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    threads = cv2.getNumThreads()
+    try:
+        pipeline.limit_threads(1)
+        assert os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
+        assert os.environ["OMP_NUM_THREADS"] == "1"
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(threads)
