@@ -477,13 +477,24 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
             parts = [cc.crop(g) for g in group]
             if whole is not None and all(parts):
                 ratio = merged.w / dh
-                segs.append(Segment([[whole], [g for g in parts if g is not None]],
-                                    [max(0.0, ratio - 0.7) * 4, max(0.0, 0.7 - ratio) * 4]))
+                pieces = [g for g in parts if g is not None]
+                segs.append(Segment([[whole], pieces],
+                                    [max(0.0, ratio - 0.7) * 4,
+                                     max(0.0, 0.7 - ratio) * 4 + _stub_penalty(pieces, dh)]))
                 i = j
                 continue
         segs.append(_cut_options(cc, c, dh, max_split))
         i += 1
     return segs
+
+
+#: a piece under this fraction of the digit height is a broken stroke or a speck, not a digit
+STUB_HEIGHT = 0.5
+
+
+def _stub_penalty(pieces: list[GlyphCrop], dh: float) -> float:
+    """Prior against readings that make a digit of a stub (the tail of a broken 6, a speck)."""
+    return 3.0 * sum(1 for p in pieces if p.bbox[3] < STUB_HEIGHT * dh)
 
 
 def _separator(c: Comp, dh: float, cc: Components) -> GlyphCrop | None:
@@ -513,7 +524,7 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
             if all(p is not None and p.bbox[2] >= 2 for p in pieces):
                 options.append([p for p in pieces if p is not None])
                 cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
-                penalties.append(0.3 * cost)
+                penalties.append(0.3 * cost + _stub_penalty(options[-1], dh))
     if not options:
         return Segment([], [])
     if ratio > 1.25 and penalties:
