@@ -86,12 +86,11 @@ def main() -> int:
 
 def batched(reader: object, folder: Path, rows: list[tuple[str, str]]) -> dict[str, object]:
     """A string reader on decoded crops in one batched call (no file I/O, no per-page loop)."""
-    import cv2
-
     from digitocr.backends import StringReader
+    from digitocr.io import load_pages
 
     assert isinstance(reader, StringReader)
-    crops = [cv2.imread(str(folder / "images" / f), cv2.IMREAD_GRAYSCALE) for f, _ in rows]
+    crops = [next(load_pages(str(folder / "images" / f), gray=True)).image for f, _ in rows]
     reader.read_strings(crops[:8])  # warm-up (graph tracing)
     t0 = time.perf_counter()
     got = reader.read_strings(crops)

@@ -32,12 +32,15 @@ def log(msg: str) -> None:
 
 
 def load_crops(folder: Path, rows: list[tuple[str, str]]) -> tuple[list[np.ndarray], list[str]]:
+    """Crops decoded exactly as ``digitocr read`` decodes them (``io.load_pages``, gray)."""
+    from digitocr.io import load_pages
+
     crops, labels = [], []
     for name, digits in rows:
-        img = cv2.imread(str(folder / "images" / name), cv2.IMREAD_GRAYSCALE)
-        if img is not None:
-            crops.append(img)
-            labels.append(digits)
+        page = next(load_pages(str(folder / "images" / name), gray=True))
+        crops.append(page.image if page.image.ndim == 2 else
+                     cv2.cvtColor(page.image, cv2.COLOR_RGB2GRAY))
+        labels.append(digits)
     return crops, labels
 
 
@@ -63,20 +66,23 @@ def main() -> int:
     ap.add_argument("--learning-rate", type=float, default=2e-3)
     ap.add_argument("--rnn-units", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="continue from this CRNN model directory's weights")
     args = ap.parse_args()
     t0 = time.perf_counter()
+
+    from digitocr_plugins.crnn import CRNNReader, exact_match
 
     from digitocr.backends import write_metadata
     from digitocr.data import load_source
     from digitocr.synth import StringSynth, augment_real, background_bank
-    from digitocr_plugins.crnn import CRNNReader, exact_match
 
     folder = orand_dir(args.data)
     data_root = folder.parent
     train_rows = split(folder, "train")
     test_rows = split(folder, "test")
     rng = np.random.default_rng(args.seed)
-    perm = rng.permutation(len(train_rows))
+    perm = np.random.default_rng(0).permutation(len(train_rows))  # same slice for every seed
     val_rows = [train_rows[i] for i in sorted(perm[: args.val])]
     fit_rows = [train_rows[i] for i in sorted(perm[args.val :])]
     real, real_y = load_crops(folder, fit_rows)
@@ -107,6 +113,8 @@ def main() -> int:
               "learning_rate": args.learning_rate, "rnn_units": args.rnn_units,
               "seed": args.seed}
     reader = CRNNReader(**config)
+    if args.init is not None:
+        reader.model = CRNNReader.load(args.init, {}).model
     fit = reader.fit(crops, labels, validation=(val, val_y), progress=log)
     train_s = time.perf_counter() - t0
 
@@ -125,6 +133,7 @@ def main() -> int:
         "backend": "crnn",
         "format_version": 1,
         "config": reader.options,
+        "init": str(args.init) if args.init else None,
         "trained_on": {
             "orand_car_train_split": len(real), "validation_slice": len(val),
             "augmented_copies": args.real_copies, "synthetic_strings": args.synthetic,

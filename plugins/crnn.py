@@ -15,12 +15,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
 from digitocr.errors import ModelError
-from digitocr.strings import BLANK, HEIGHT, MAX_WIDTH, StringReading, ctc_greedy, pad_batch, prepare
+from digitocr.strings import (
+    BLANK,
+    HEIGHT,
+    MAX_WIDTH,
+    MIN_WIDTH,
+    StringReading,
+    ctc_greedy,
+    prepare,
+)
 
 WEIGHTS = "model.keras"
 DOWNSAMPLE = 4  # input columns per output step
@@ -162,21 +171,21 @@ class CRNNReader(StringReader):
 
     def read_detailed(self, crops: list[np.ndarray], polarity: str = "auto",
                       batch_size: int = 128) -> list[StringReading]:
-        out: list[StringReading] = []
-        # similar widths together: less padding per batch
-        prepared = [prepare(c, polarity) for c in crops]
-        order = sorted(range(len(prepared)), key=lambda i: prepared[i].shape[1])
+        """Batched reading without padding: each crop's width is rounded to whole output steps
+        and crops of equal width share a batch, so a reading never depends on its batch-mates
+        (padding would reach the backward GRU)."""
+        prepared = [_whole_steps(prepare(c, polarity)) for c in crops]
+        groups: dict[int, list[int]] = {}
+        for i, im in enumerate(prepared):
+            groups.setdefault(im.shape[1], []).append(i)
         results: dict[int, StringReading] = {}
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            imgs = [prepared[i] for i in idx]
-            x = pad_batch(imgs)[..., None]
-            steps = np.array([-(-im.shape[1] // DOWNSAMPLE) for im in imgs], np.int64)
-            probs = self.probabilities(x)
-            for i, r in zip(idx, ctc_greedy(probs, steps), strict=True):
-                results[i] = r
-        out = [results[i] for i in range(len(crops))]
-        return out
+        for idx in groups.values():
+            for b in range(0, len(idx), batch_size):
+                part = idx[b : b + batch_size]
+                probs = self.probabilities(np.stack([prepared[i] for i in part])[..., None])
+                for i, r in zip(part, ctc_greedy(probs), strict=True):
+                    results[i] = r
+        return [results[i] for i in range(len(crops))]
 
     def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         return [(r.text, r.confidence) for r in self.read_detailed(crops)]
@@ -208,6 +217,15 @@ class CRNNReader(StringReader):
         inst = cls(**options)
         inst.model = model
         return inst
+
+
+def _whole_steps(img: np.ndarray) -> np.ndarray:
+    """Stretch a prepared crop (by under half a step) to a whole number of output steps."""
+    w = img.shape[1]
+    target = max(MIN_WIDTH, round(w / DOWNSAMPLE) * DOWNSAMPLE)
+    if target == w:
+        return img
+    return cv2.resize(img, (target, img.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def _to_u8(img: np.ndarray) -> np.ndarray:
