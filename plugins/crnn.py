@@ -164,8 +164,12 @@ class CRNNReader(StringReader):
             import tensorflow as tf
 
             model = self.model
+
+            def forward(t: Any) -> Any:
+                return model(t, training=False)
+
             self._predict = tf.function(
-                lambda t: model(t, training=False), reduce_retracing=True,
+                forward, autograph=False, reduce_retracing=True,
                 input_signature=[tf.TensorSpec((None, HEIGHT, None, 1), tf.float32)])
         return np.asarray(self._predict(x))
 
