@@ -153,3 +153,38 @@ def test_limit_threads_sets_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(threads)
+
+
+def _with_signs() -> np.ndarray:
+    """Digits 12, a hand-drawn '/' leaning right, 05; a tall '$' before them."""
+    from read_helpers import put
+
+    img = np.full((160, 760), 255, np.uint8)
+    cv2.putText(img, "$", (20, 115), cv2.FONT_HERSHEY_SIMPLEX, 3.2, 0, 6, cv2.LINE_AA)
+    put(img, "12", 120, 40)
+    cv2.line(img, (262, 98), (322, 46), 0, 6, cv2.LINE_AA)  # ~49 degrees from vertical
+    put(img, "05", 340, 40)
+    return img
+
+
+def test_slash_and_dollar_are_separators() -> None:
+    from digitocr.segment import SegmentOptions, segment_string
+
+    fields = segment_string(_with_signs(), SegmentOptions())
+    segs = fields[0].segments
+    labels = [[g.label if g.kind == "separator" else "d" for g in opt] for s in segs
+              for opt in s.options[:1]]
+    assert ["/"] in labels
+    dollar = [s for s in segs if any(o[0].label == "$" for o in s.options)]
+    assert len(dollar) == 1 and dollar[0].options[0][0].kind == "digit"  # an alternative
+    assert dollar[0].penalties[1] < 0.5  # cheap: it leads the string
+
+
+def test_slash_left_out_of_text(font_model: str, tmp_path: Path) -> None:
+    img = _with_signs()
+    img[:, :110] = 255  # no dollar
+    path = save_png(img, tmp_path / "date.png")
+    page = next(read([path], font_model, "string"))
+    f = page.fields[0]
+    assert f.text == "1205"
+    assert [g.label for g in f.glyphs if g.kind == "separator"] == ["/"]
