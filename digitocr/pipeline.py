@@ -415,7 +415,7 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def limit_threads(n: int) -> None:
+def limit_threads(n: int, opencv: bool = True) -> None:
     """Cap TensorFlow's, OpenCV's and BLAS's threads in this process at ``n``.
 
     Each worker process runs its own TensorFlow; left alone, every one of them would start a
@@ -425,9 +425,10 @@ def limit_threads(n: int) -> None:
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
                 "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
-    import cv2
+    if opencv:  # not in a forked child: resizing the thread pool it inherited can hang
+        import cv2
 
-    cv2.setNumThreads(n)
+        cv2.setNumThreads(n)
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
         try:
@@ -437,11 +438,12 @@ def limit_threads(n: int) -> None:
             pass
 
 
-def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0) -> None:
+def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
+                 forked: bool = False) -> None:
     global _worker_model, _worker_opts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
-        limit_threads(threads)
+        limit_threads(threads, opencv=not forked)
     _worker_model = resolve_classifier(model)
     _worker_opts = opts
 
@@ -519,7 +521,7 @@ def read(
     size = max(1, min(BATCH_PAGES, total // (workers * 8)))
     chunks = iter([files[i : i + size] for i in range(0, total, size)])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(model, opts, threads)) as pool:
+                             initargs=(model, opts, threads, method == "fork")) as pool:
         pending: deque[tuple[list[str], Future[list[PageResult]]]] = deque()
         finished = 0
         for chunk in chunks:

@@ -56,30 +56,45 @@ def test_gray_decoding_of_jpeg(tmp_path: Path) -> None:
     assert diff.mean() < 0.5 and diff.max() <= 8  # chroma rounding only
 
 
-def test_compiled_cnn_gives_the_eager_probabilities() -> None:
-    pytest.importorskip("tensorflow")
-    from digitocr_plugins.cnn import CNNClassifier, build_network
+COMPILED_CHECK = """
+import numpy as np
+from digitocr_plugins.cnn import CNNClassifier, build_network
 
-    clf = CNNClassifier(arch="paper")
-    clf.model = build_network("paper", 10.0, 0.1, 0.1, seed=0)
-    rng = np.random.default_rng(1)
-    for n in (1, 7, 300):
-        x = rng.random((n, 28, 28)).astype(np.float32)
-        clf.compiled = True
-        fast = clf.predict_proba(x)
-        clf.compiled = False
-        slow = clf.predict_proba(x)
-        assert fast.shape == (n, 10) and fast.dtype == np.float32
-        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+clf = CNNClassifier(arch="paper")
+clf.model = build_network("paper", 10.0, 0.1, 0.1, seed=0)
+rng = np.random.default_rng(1)
+for n in (1, 7, 300):
+    x = rng.random((n, 28, 28)).astype(np.float32)
     clf.compiled = True
-    assert clf.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
-    # the traced function follows a new network (fit/load replace the model)
-    clf.model = build_network("paper", 0.0, 0.0, 0.0, seed=5)
+    fast = clf.predict_proba(x)
     clf.compiled = False
-    x = rng.random((3, 28, 28)).astype(np.float32)
     slow = clf.predict_proba(x)
-    clf.compiled = True
-    np.testing.assert_allclose(clf.predict_proba(x), slow, rtol=1e-5, atol=1e-6)
+    assert fast.shape == (n, 10) and fast.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+clf.compiled = True
+assert clf.predict_proba(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
+# the traced function follows a new network (fit/load replace the model)
+clf.model = build_network("paper", 0.0, 0.0, 0.0, seed=5)
+clf.compiled = False
+x = rng.random((3, 28, 28)).astype(np.float32)
+slow = clf.predict_proba(x)
+clf.compiled = True
+np.testing.assert_allclose(clf.predict_proba(x), slow, rtol=1e-5, atol=1e-6)
+print("ok")
+"""
+
+
+def test_compiled_cnn_gives_the_eager_probabilities() -> None:
+    # in a child process: importing TensorFlow here would switch later tests' pools to spawn
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("keras") is None:
+        pytest.skip("keras not installed")
+    res = subprocess.run([sys.executable, "-c", COMPILED_CHECK], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]
 
 
 def _files(tmp_path: Path, texts: list[str]) -> list[Path]:
