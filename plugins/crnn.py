@@ -24,7 +24,6 @@ from digitocr.errors import ModelError
 from digitocr.strings import (
     BLANK,
     HEIGHT,
-    MAX_WIDTH,
     MIN_WIDTH,
     StringReading,
     ctc_greedy,
@@ -41,7 +40,6 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "batch_size": 32,
     "learning_rate": 2e-3,
-    "train_width": 224,
     "seed": 0,
 }
 
@@ -317,4 +315,4 @@ def register_string_readers(register: Any) -> None:
     register("crnn", CRNNReader)
 
 
-__all__ = ["MAX_WIDTH", "CRNNReader", "build_network", "ctc_loss", "encode_labels"]
+__all__ = ["CRNNReader", "build_network", "ctc_loss", "encode_labels"]

@@ -16,6 +16,13 @@ from digitocr.backends import Classifier, FitResult, Progress, check_batch
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``slow`` tests (they import TensorFlow) last, keeping the order otherwise: once
+    TensorFlow is loaded, ``read --workers`` spawns instead of forking, and a worker started
+    that way no longer sees plugins that a test registered in-process."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+
+
 def shared_data() -> Path | None:
     """``$DIGITOCR_DATA`` or ``<repo>/../shared/data`` when it exists."""
     env = os.environ.get("DIGITOCR_DATA")

@@ -184,6 +184,7 @@ def test_read_cli_with_tiny_crnn(tiny_crnn: Path, tmp_path: Path) -> None:
     assert 0.0 <= field["confidence"] <= 1.0
 
 
+@pytest.mark.slow
 def test_shipped_crnn_reads_an_orand_crop() -> None:
     from conftest import shared_data
 
