@@ -88,6 +88,9 @@ data_option = click.option(
 @click.option("--extra-holdout", type=click.FloatRange(0, 0.9), default=0.2, show_default=True,
               help="Fraction of each --extra source held out (seeded) and reported, never "
               "trained on.")
+@click.option("--holdout-seed", type=int, default=0, show_default=True,
+              help="Seed of the --extra hold-out split, apart from --seed so that models "
+              "trained with different seeds hold out the same items.")
 @click.option("--epochs", type=click.IntRange(1), default=None,
               help="Epochs for networks [default: 20].")
 @click.option("--batch-size", type=click.IntRange(1), default=None,
@@ -129,6 +132,7 @@ def train(
     out: str | None,
     extra: tuple[str, ...],
     extra_holdout: float,
+    holdout_seed: int,
     epochs: int | None,
     batch_size: int | None,
     seed: int,
@@ -181,7 +185,8 @@ def train(
         raise click.UsageError(f"{', '.join(net)} only apply to networks, not {backend}")
     config = TrainConfig(
         backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
-        extra_holdout=extra_holdout, seed=seed, val_split=val_split, oversample=oversample,
+        extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
+        val_split=val_split, oversample=oversample,
         limit=limit, options=options, members=list(member_paths),
     )
     meta = run_training(config, progress=echo_err)

@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .backends import FORMAT_VERSION, Classifier, Progress, load_model, write_metadata
+from .backends import (
+    FORMAT_VERSION,
+    Classifier,
+    Progress,
+    load_model,
+    read_metadata,
+    write_metadata,
+)
 from .data import Dataset, concat, load_source, split_holdout
 from .errors import DataError, ModelError
 
@@ -26,6 +33,7 @@ class TrainConfig:
     data: str | None = None
     extra: list[str] = field(default_factory=list)
     extra_holdout: float = 0.2
+    holdout_seed: int = 0
     seed: int = 0
     val_split: float = 0.1
     oversample: bool = True
@@ -86,6 +94,17 @@ def _short(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: metrics[k] for k in keys if k in metrics}
 
 
+def saw_holdout(metadata: dict[str, Any], config: TrainConfig) -> bool:
+    """Whether a trained model may have trained on part of ``config``'s ``--extra`` hold-out."""
+    tc = metadata.get("train_config")
+    if not isinstance(tc, dict) or tc.get("members"):
+        return True  # unknown, or an ensemble: assume the worst
+    shared = {Path(e).name for e in tc.get("extra", [])} & {Path(e).name for e in config.extra}
+    seed = tc.get("holdout_seed", tc.get("seed", 0))  # older runs split with their --seed
+    return bool(shared) and (tc.get("extra_holdout"), seed) != (
+        config.extra_holdout, config.holdout_seed)
+
+
 def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Train (or, for an ensemble of ``members``, assemble) a model; save it; return metadata."""
     from .plugins import get_classifiers
@@ -113,9 +132,19 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         model: Classifier = EnsembleClassifier.from_models(models, **config.options)
         wall = sum(float(getattr(m, "metadata", {}).get("wall_time_s", 0.0)) for m in models)
         training_info = {"members_from": list(config.members)}
-        for extra in config.extra:
-            _, held = split_holdout(load_source(extra), config.extra_holdout, config.seed)
-            holdouts[Path(extra).name] = held
+        mismatch = [m for m, model in zip(config.members, models, strict=True)
+                    if saw_holdout(getattr(model, "metadata", {}), config)]
+        if config.extra and mismatch:
+            # a member may have trained on part of this hold-out: scoring it would flatter
+            training_info["holdout_skipped"] = (
+                f"members {', '.join(mismatch)} were trained with other --extra hold-outs"
+            )
+        else:
+            for extra in config.extra:
+                _, held = split_holdout(
+                    load_source(extra), config.extra_holdout, config.holdout_seed
+                )
+                holdouts[Path(extra).name] = held
     else:
         train_ds = load_source(config.data, "train")
         if config.limit:
@@ -123,7 +152,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         parts = [train_ds]
         for extra in config.extra:
             ds = load_source(extra)
-            tr, held = split_holdout(ds, config.extra_holdout, config.seed)
+            tr, held = split_holdout(ds, config.extra_holdout, config.holdout_seed)
             parts.append(tr)
             if len(held):
                 holdouts[Path(extra).name] = held
@@ -150,6 +179,9 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         )
         wall = time.perf_counter() - t0
         history = result.history
+        if model.options.get("init"):  # fine-tuning: count the run it started from as well
+            init_meta = read_metadata(Path(model.options["init"]))
+            training_info["init_wall_time_s"] = init_meta.get("wall_time_s")
         say(f"trained in {wall:.0f}s")
 
     say("evaluating on the MNIST test set")

@@ -214,6 +214,7 @@ def test_fine_tune_from_a_trained_cnn(tmp_path: Path, mnist_dir: Path) -> None:
     assert code == 0, stderr
     meta = read_metadata(tuned)
     assert meta["config"]["init"] == str(base) and meta["config"]["lr"] == 1e-9
+    assert meta["training"]["init_wall_time_s"] == read_metadata(base)["wall_time_s"]
     x = load_test(mnist_dir)[:30]
     # with a vanishing learning rate the weights barely move: same predictions as the base
     np.testing.assert_allclose(load_model(str(tuned)).predict_proba(x),
@@ -221,3 +222,28 @@ def test_fine_tune_from_a_trained_cnn(tmp_path: Path, mnist_dir: Path) -> None:
     code, _, stderr = run("train", "knn", "--data", str(mnist_dir), "--init", str(base),
                           "--out", str(tmp_path / "k"))
     assert code == 2 and "--init only applies to the cnn backend" in stderr
+
+
+def test_ensemble_skips_holdouts_its_members_may_have_seen(
+    tmp_path: Path, data_dir: Path, fake_plugin: None
+) -> None:
+    usps = str(data_dir / "usps" / "usps-train.npz")
+    mnist = str(data_dir / "mnist")
+    for seed, hseed in (("1", "0"), ("2", "5")):
+        code, _, stderr = run("train", "fake", "--data", mnist, "--limit", "500", "--seed", seed,
+                              "--extra", usps, "--holdout-seed", hseed,
+                              "--out", str(tmp_path / f"m{seed}"))
+        assert code == 0, stderr
+    assert read_metadata(tmp_path / "m1")["metrics"]["holdout:usps-train.npz"]["n"] == 1458
+    both = ["--member", str(tmp_path / "m1"), "--member", str(tmp_path / "m2")]
+    code, _, stderr = run("train", "ensemble", "--data", mnist, *both, "--extra", usps,
+                          "--out", str(tmp_path / "ens"))
+    assert code == 0, stderr
+    meta = read_metadata(tmp_path / "ens")
+    assert list(meta["metrics"]) == ["mnist_test"]
+    assert meta["training"]["holdout_skipped"] == (
+        f"members {tmp_path / 'm2'} were trained with other --extra hold-outs")
+    code, _, stderr = run("train", "ensemble", "--data", mnist, "--member", str(tmp_path / "m1"),
+                          "--extra", usps, "--out", str(tmp_path / "ens1"))
+    assert code == 0, stderr
+    assert read_metadata(tmp_path / "ens1")["metrics"]["holdout:usps-train.npz"]["n"] == 1458
