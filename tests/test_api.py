@@ -12,7 +12,7 @@ from digitocr.backends import write_metadata
 
 
 def test_read_api_yields_page_results(tmp_path: Path, fake_plugin: None) -> None:
-    from tests.conftest import FakeClassifier
+    from conftest import FakeClassifier
 
     model = FakeClassifier()
     rng = np.random.default_rng(0)
