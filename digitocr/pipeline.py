@@ -258,8 +258,8 @@ def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None =
     return read_page(Page(name, 1, arr), classifier, opts or ReadOptions())
 
 
-def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[PageResult]:
-    """Every page of one file; a file or page that cannot be read becomes an error record."""
+def _pages(path: str, opts: ReadOptions) -> Iterator[Page | PageResult]:
+    """Decode the pages of one file, one at a time; what cannot be decoded is an error record."""
     pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray)
     n = 0
     name = "<stdin>" if path == "-" else path
@@ -275,13 +275,26 @@ def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[Page
             yield PageResult(name, n + 1 if n else 0, error=f"{name}: cannot decode ({exc!r})")
             return
         n += 1
+        yield page
+
+
+def _page_failed(page: Page, exc: Exception) -> PageResult:
+    return PageResult(page.file, page.page, page.width, page.height,
+                      error=f"{page.file}: page {page.page} failed ({exc!r})")
+
+
+def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[PageResult]:
+    """Every page of one file; a file or page that cannot be read becomes an error record."""
+    for page in _pages(path, opts):
+        if isinstance(page, PageResult):
+            yield page
+            continue
         try:
             yield read_page(page, classifier, opts)
         except DigitOCRError:
             raise
         except Exception as exc:
-            yield PageResult(page.file, page.page, page.width, page.height,
-                             error=f"{page.file}: page {page.page} failed ({exc!r})")
+            yield _page_failed(page, exc)
 
 
 # ------------------------------------------------------------------ batches of pages
@@ -306,28 +319,16 @@ class _Segmented:
 
 def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
     """Decode and segment every page of one file; what cannot be read becomes an error record."""
-    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray)
-    n = 0
-    name = "<stdin>" if path == "-" else path
-    while True:
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except InputError as exc:
-            yield PageResult(name, n + 1 if n else 0, error=str(exc))
-            return
-        except Exception as exc:  # a decoder bug must not stop a batch of 10,000 files
-            yield PageResult(name, n + 1 if n else 0, error=f"{name}: cannot decode ({exc!r})")
-            return
-        n += 1
+    for page in _pages(path, opts):
+        if isinstance(page, PageResult):
+            yield page
+            continue
         try:
             fields = find_fields(page.image, opts)
         except DigitOCRError:
             raise
         except Exception as exc:
-            yield PageResult(page.file, page.page, page.width, page.height,
-                             error=f"{page.file}: page {page.page} failed ({exc!r})")
+            yield _page_failed(page, exc)
             continue
         keep = page.image if opts.annotate is not None else None
         yield _Segmented(page.file, page.page, page.width, page.height, fields, keep)

@@ -5,8 +5,6 @@ TensorFlow is imported only inside methods, so listing plugins or ``--help`` sta
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
+from digitocr.kerasio import import_keras, load_model_file, save_model
 
 WEIGHTS = "model.keras"
 #: most images per inference call (bounds memory on huge batches)
@@ -35,21 +34,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    # TensorFlow's C++ start-up notes (oneDNN, absl) bypass every log setting: hide just those
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    return keras
+_keras = import_keras
 
 
 def build_network(arch: str, rotation: float, shift: float, zoom: float, seed: int) -> Any:
@@ -208,27 +193,12 @@ class CNNClassifier(Classifier):
     def save(self, directory: Path) -> None:
         if self.model is None:
             raise ModelError("nothing to save: the CNN has not been trained")
-        directory.mkdir(parents=True, exist_ok=True)
-        # a fresh copy carries the weights but not the optimizer state (a third of the size)
-        clean = type(self.model).from_config(self.model.get_config())
-        clean.set_weights(self.model.get_weights())
-        clean.save(directory / WEIGHTS)
+        save_model(self.model, directory / WEIGHTS)
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CNNClassifier:
-        path = directory / WEIGHTS
-        if not path.is_file():
-            raise ModelError(f"{directory}: no {WEIGHTS} in this CNN model directory")
-        keras = _keras()
-        try:
-            model = keras.models.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:
-            raise ModelError(f"{path}: cannot load Keras model ({_first_line(exc)})") from exc
-        shape = tuple(model.output_shape)
-        if shape[-1] != 10:
-            raise ModelError(f"{path}: model outputs {shape}, expected 10 classes")
         inst = cls(**options)
-        inst.model = model
+        inst.model = load_model_file(directory / WEIGHTS, "CNN", 10)
         return inst
 
 
@@ -241,11 +211,6 @@ def _copy_weights(source: Any, target: Any) -> None:
         raise ModelError("the --init model's architecture differs from the one being trained")
     for a, b in zip(src, dst, strict=True):
         b.set_weights(a.get_weights())
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _onehot(y: np.ndarray) -> np.ndarray:

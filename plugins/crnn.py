@@ -21,6 +21,7 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
 from digitocr.errors import ModelError
+from digitocr.kerasio import import_keras, load_model_file, save_model
 from digitocr.strings import (
     BLANK,
     HEIGHT,
@@ -44,10 +45,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _keras() -> Any:
-    from digitocr_plugins.cnn import _keras as keras_quietly
-
-    return keras_quietly()
+_keras = import_keras
 
 
 def build_network(filters: list[int], rnn_units: int, dropout: float) -> Any:
@@ -197,27 +195,12 @@ class CRNNReader(StringReader):
     def save(self, directory: Path) -> None:
         if self.model is None:
             raise ModelError("nothing to save: the CRNN has not been trained")
-        directory.mkdir(parents=True, exist_ok=True)
-        clean = type(self.model).from_config(self.model.get_config())
-        clean.set_weights(self.model.get_weights())
-        clean.save(directory / WEIGHTS)
+        save_model(self.model, directory / WEIGHTS)
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CRNNReader:
-        path = directory / WEIGHTS
-        if not path.is_file():
-            raise ModelError(f"{directory}: no {WEIGHTS} in this CRNN model directory")
-        keras = _keras()
-        try:
-            model = keras.models.load_model(path, compile=False, safe_mode=True)
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"{path}: cannot load Keras model ({first})") from exc
-        shape = tuple(model.output_shape)
-        if shape[-1] != BLANK + 1:
-            raise ModelError(f"{path}: model outputs {shape}, expected {BLANK + 1} classes")
         inst = cls(**options)
-        inst.model = model
+        inst.model = load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
         return inst
 
 
