@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every shipped model in models/ from the shared data (about an hour on 2 cores).
+# Regenerate every shipped model in models/ from the shared data (about two hours on 2 cores).
 # Usage: DIGITOCR_DATA=../shared/data bash bench/train_models.sh
 # Finished stages (a model directory with metadata.json under runs/) are not trained again.
 set -euo pipefail
@@ -23,3 +23,9 @@ rm -rf models/cnn && cp -r runs/cnn-s0-tuned models/cnn   # the default model
 digitocr train svm --seed 0 --out models/svm               # the classical baseline
 digitocr train ensemble --member runs/cnn-s0-tuned --member runs/cnn-s1-tuned \
   --member runs/cnn-s2-tuned "${EXTRA[@]}" --out models/ensemble
+# the whole-string reader for cheque amounts: three stages, each from the last one's weights
+[ -f runs/crnn-1/metadata.json ] || python bench/train_crnn.py --out runs/crnn-1
+[ -f runs/crnn-2/metadata.json ] || python bench/train_crnn.py --out runs/crnn-2 \
+  --init runs/crnn-1 --seed 1 --epochs 4 --learning-rate 7e-4
+python bench/train_crnn.py --out models/crnn --init runs/crnn-2 --seed 2 --epochs 3 \
+  --learning-rate 5e-4 --synthetic 20000 --real-copies 16
