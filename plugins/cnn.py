@@ -182,7 +182,7 @@ class CNNClassifier(Classifier):
             model = self.model
             spec = tf.TensorSpec([None, 28, 28, 1], tf.float32)
             graph = tf.function(lambda t: model(t, training=False), input_signature=[spec],
-                                reduce_retracing=True)
+                                autograph=False, reduce_retracing=True)
 
             def run(x: np.ndarray) -> np.ndarray:
                 return np.asarray(graph(tf.constant(x)))
