@@ -137,24 +137,20 @@ def main() -> int:
     args = ap.parse_args()
     report: dict[str, object] = {"cores": cores(), "model": args.model,
                                  "workers": args.workers or cores()}
+    def compare(files: list[str], layout: str, psm: int) -> dict[str, object]:
+        o_cli = ours_cli(files, layout, args.model, args.workers)
+        o = ours_steady(files, layout, args.model, args.workers)
+        t = tesseract(files, psm)
+        result = {"ours_total": o_cli, "ours_steady": o, "tesseract": t,
+                  "ratio_total": round(o_cli["per_s"] / t["per_s"], 1),
+                  "ratio_steady": round(o["per_s"] / t["per_s"], 1)}
+        print(json.dumps(result), file=sys.stderr)
+        return result
+
     if "forms" not in args.skip:
-        files = forms(args.data, args.pages, args.seed)
-        o_cli = ours_cli(files, "auto", args.model, args.workers)
-        o = ours_steady(files, "auto", args.model, args.workers)
-        t = tesseract(files, 6)
-        report["forms"] = {"ours_total": o_cli, "ours_steady": o, "tesseract": t,
-                           "ratio_total": round(o_cli["per_s"] / t["per_s"], 1),
-                           "ratio_steady": round(o["per_s"] / t["per_s"], 1)}
-        print(json.dumps(report["forms"]), file=sys.stderr)
+        report["forms"] = compare(forms(args.data, args.pages, args.seed), "auto", 6)
     if "crops" not in args.skip:
-        files = crops(args.data, args.crops)
-        o_cli = ours_cli(files, "string", args.model, args.workers)
-        o = ours_steady(files, "string", args.model, args.workers)
-        t = tesseract(files, 7)
-        report["crops"] = {"ours_total": o_cli, "ours_steady": o, "tesseract": t,
-                           "ratio_total": round(o_cli["per_s"] / t["per_s"], 1),
-                           "ratio_steady": round(o["per_s"] / t["per_s"], 1)}
-        print(json.dumps(report["crops"]), file=sys.stderr)
+        report["crops"] = compare(crops(args.data, args.crops), "string", 7)
     if "rss" not in args.skip:
         small = ours_cli(forms(args.data, max(1, args.rss_pages // 10), args.seed), "auto",
                          args.model, args.workers)

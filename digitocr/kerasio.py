@@ -51,3 +51,9 @@ def load_model_file(path: Path, what: str, classes: int) -> Any:
     if shape[-1] != classes:
         raise ModelError(f"{path}: model outputs {shape}, expected {classes} classes")
     return model
+
+
+def epoch_line(epoch: int, epochs: int, seconds: float, logs: dict[str, Any] | None) -> str:
+    """One progress line for a finished epoch: ``epoch 3/20 (31s) loss=0.0512 ...``."""
+    parts = "".join(f" {k}={v:.4f}" for k, v in (logs or {}).items() if isinstance(v, float))
+    return f"epoch {epoch + 1}/{epochs} ({seconds:.0f}s){parts}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,12 +156,3 @@ def _module_name(plugin: Any) -> str:
     if isinstance(mod, str):
         return mod
     return f"{type(plugin).__module__}.{type(plugin).__qualname__}"
-
-
-def lazy(module: str, attr: str) -> Callable[[], Any]:
-    """A zero-argument loader for ``module.attr`` (keeps heavy imports out of start-up)."""
-
-    def load() -> Any:
-        return getattr(importlib.import_module(module), attr)
-
-    return load

@@ -14,7 +14,7 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
-from digitocr.kerasio import import_keras, load_model_file, save_model
+from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
 
 WEIGHTS = "model.keras"
 #: most images per inference call (bounds memory on huge batches)
@@ -120,7 +120,7 @@ class CNNClassifier(Classifier):
             loss="categorical_crossentropy",
             metrics=["accuracy"],
         )
-        callbacks: list[Any] = [_ProgressCallback(keras, progress, int(o["epochs"]))]
+        callbacks: list[Any] = [_progress_callback(keras, progress, int(o["epochs"]))]
         val = None
         if validation is not None and len(validation[1]):
             val = (check_batch(validation[0])[..., None], _onehot(validation[1]))
@@ -217,23 +217,18 @@ def _onehot(y: np.ndarray) -> np.ndarray:
     return np.eye(10, dtype=np.float32)[np.asarray(y, dtype=np.int64)]
 
 
-class _ProgressCallback:
-    """Per-epoch progress lines (Keras's own bar would go to stdout)."""
+def _progress_callback(keras: Any, progress: Progress | None, epochs: int) -> Any:
+    """A Keras callback printing one line per epoch (Keras's own bar would go to stdout)."""
 
-    def __new__(cls, keras: Any, progress: Progress | None, epochs: int) -> Any:
-        class Callback(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                self.t0 = time.perf_counter()
+    class Callback(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t0 = time.perf_counter()
 
-            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                if progress is None:
-                    return
-                logs = logs or {}
-                parts = [f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float)]
-                took = time.perf_counter() - self.t0
-                progress(f"epoch {epoch + 1}/{epochs} ({took:.0f}s) " + " ".join(parts))
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if progress is not None:
+                progress(epoch_line(epoch, epochs, time.perf_counter() - self.t0, logs))
 
-        return Callback()
+    return Callback()
 
 
 @hookimpl

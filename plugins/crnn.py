@@ -21,7 +21,7 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
 from digitocr.errors import ModelError
-from digitocr.kerasio import import_keras, load_model_file, save_model
+from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
 from digitocr.strings import (
     BLANK,
     HEIGHT,
@@ -141,7 +141,7 @@ class CRNNReader(StringReader):
         self.model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
                            loss=ctc_loss)
         self._predict = None
-        callback = _EpochCallback(keras, self, progress, epochs, validation)
+        callback = _epoch_callback(keras, self, progress, epochs, validation)
         hist = self.model.fit(batches, epochs=epochs, verbose=0, callbacks=[callback])
         history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         history.update(callback.history)
@@ -260,37 +260,34 @@ def exact_match(reader: CRNNReader, crops: list[np.ndarray], labels: list[str]) 
     return float(np.mean([t == y for (t, _), y in zip(got, labels, strict=True)]))
 
 
-class _EpochCallback:
+def _epoch_callback(keras: Any, reader: CRNNReader, progress: Progress | None, epochs: int,
+                    validation: tuple[list[np.ndarray], list[str]] | None) -> Any:
     """Per-epoch progress, validation exact match, and the best epoch's weights."""
 
-    def __new__(cls, keras: Any, reader: CRNNReader, progress: Progress | None, epochs: int,
-                validation: tuple[list[np.ndarray], list[str]] | None) -> Any:
-        class Callback(keras.callbacks.Callback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.history: dict[str, list[float]] = {}
-                self.best_weights: list[Any] | None = None
-                self.best = -1.0
+    class Callback(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+            self.best_weights: list[Any] | None = None
+            self.best = -1.0
 
-            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                self.t0 = time.perf_counter()
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t0 = time.perf_counter()
 
-            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                logs = logs or {}
-                msg = f"epoch {epoch + 1}/{epochs} ({time.perf_counter() - self.t0:.0f}s)"
-                msg += "".join(f" {k}={v:.4f}" for k, v in logs.items() if isinstance(v, float))
-                if validation is not None and validation[0]:
-                    reader._predict = None
-                    acc = exact_match(reader, *validation)
-                    self.history.setdefault("val_exact_match", []).append(acc)
-                    msg += f" val_exact_match={acc:.4f}"
-                    if acc >= self.best:
-                        self.best = acc
-                        self.best_weights = reader.model.get_weights()
-                if progress is not None:
-                    progress(msg)
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            msg = epoch_line(epoch, epochs, time.perf_counter() - self.t0, logs)
+            if validation is not None and validation[0]:
+                reader._predict = None
+                acc = exact_match(reader, *validation)
+                self.history.setdefault("val_exact_match", []).append(acc)
+                msg += f" val_exact_match={acc:.4f}"
+                if acc >= self.best:
+                    self.best = acc
+                    self.best_weights = reader.model.get_weights()
+            if progress is not None:
+                progress(msg)
 
-        return Callback()
+    return Callback()
 
 
 @hookimpl
