@@ -101,6 +101,12 @@ data_option = click.option(
               help="Fraction of the training data held out for validation / early stopping.")
 @click.option("--oversample/--no-oversample", default=True, show_default=True,
               help="Balance classes with RandomOverSampler, as in the paper.")
+@click.option("--scan", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of training images replaced by a simulated scan of themselves "
+              "(ink, blur, noise, JPEG, binarisation, as read sees a page).")
+@click.option("--pairs", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="CNN: add this fraction of touching digit pairs, trained toward a flat "
+              "output, so that read's unsplit neighbours come out unsure.")
 @click.option("--rotation", type=click.FloatRange(0, 180), default=None,
               help="Augmentation: maximum rotation in degrees [default: 10].")
 @click.option("--shift", type=click.FloatRange(0, 0.5), default=None,
@@ -138,6 +144,8 @@ def train(
     seed: int,
     val_split: float,
     oversample: bool,
+    scan: float,
+    pairs: float,
     rotation: float | None,
     shift: float | None,
     zoom: float | None,
@@ -174,6 +182,8 @@ def train(
         from .backends import resolve_model_dir
 
         net["init"] = str(resolve_model_dir(init_model))
+    if pairs and backend != "cnn":
+        raise click.UsageError("--pairs only applies to networks (cnn)")
     extra_options = _parse_set(settings)
     if backend == "ensemble" and not member_paths:
         members = [{"backend": "cnn", "options": {**net, "seed": seed + i}}
@@ -186,7 +196,7 @@ def train(
     config = TrainConfig(
         backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
         extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
-        val_split=val_split, oversample=oversample,
+        val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
         limit=limit, options=options, members=list(member_paths),
     )
     meta = run_training(config, progress=echo_err)

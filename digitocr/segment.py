@@ -439,17 +439,26 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     if not comps:
         return []
     comps.sort(key=lambda c: c.x0)
-    # join pieces that overlap in x (broken strokes, detached bars)
+    # join pieces that overlap in x (broken strokes, detached bars); two tall pieces may also
+    # be two digits, one leaning over the other (a slanted 1): kept as an alternative reading
     joined: list[Comp] = []
+    apart: dict[int, list[Comp]] = {}
     for c in comps:
         if joined:
             p = joined[-1]
             ov = min(p.x1, c.x1) - max(p.x0, c.x0)
-            if ov > 0.55 * min(p.w, c.w) and (p.h < 0.6 * dh or c.h < 0.6 * dh
-                                              or ov > 0.8 * min(p.w, c.w)):
+            short = p.h < 0.6 * dh or c.h < 0.6 * dh
+            if ov > 0.55 * min(p.w, c.w) and (short or ov > 0.8 * min(p.w, c.w)):
                 joined[-1] = p.merged(c)
+                if not short:
+                    apart[len(joined) - 1] = [*apart.pop(len(joined) - 1, [p]), c]
+                else:
+                    apart.pop(len(joined) - 1, None)
                 continue
         joined.append(c)
+    # the digit height again, now that the pieces of broken digits are whole
+    tall = max(c.h for c in joined)
+    dh = max(dh, float(np.median([c.h for c in joined if c.h >= 0.45 * tall])))
     segs: list[Segment] = []
     i = 0
     while i < len(joined):
@@ -485,14 +494,30 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
             if whole is not None and all(parts):
                 ratio = merged.w / dh
                 pieces = [g for g in parts if g is not None]
+                # pieces each nearly as tall as a digit are digits side by side ("11")
+                apart_prior = 0.0 if all(g.h >= 0.75 * dh for g in group) else (
+                    max(0.0, 0.7 - ratio) * 4)
                 segs.append(Segment([[whole], pieces],
                                     [max(0.0, ratio - 0.7) * 4,
-                                     max(0.0, 0.7 - ratio) * 4 + _stub_penalty(pieces, dh)]))
+                                     apart_prior + _stub_penalty(pieces, dh)]))
                 i = j
                 continue
-        segs.append(_cut_options(cc, c, dh, max_split))
+        seg = _cut_options(cc, c, dh, max_split)
+        if i in apart:
+            pieces = [cc.crop(p) for p in apart[i]]
+            if all(pieces):
+                seg.options.append([p for p in pieces if p is not None])
+                seg.penalties.append(APART_PENALTY)
+        segs.append(seg)
         i += 1
     return segs
+
+
+#: a glyph wider than this times the digit height is more likely two digits than one
+WIDE = 1.25
+
+#: prior against reading two x-overlapping tall pieces as two digits rather than one
+APART_PENALTY = 0.5
 
 
 #: a piece under this fraction of the digit height is a broken stroke or a speck, not a digit
@@ -583,8 +608,8 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
                 penalties.append(0.3 * cost + _stub_penalty(options[-1], dh))
     if not options:
         return Segment([], [])
-    if ratio > 1.25 and penalties:
-        penalties[0] += 0.8 * (ratio - 1.25)
+    if ratio > WIDE and penalties:
+        penalties[0] += 0.8 * (ratio - WIDE)
     return Segment(options, penalties)
 
 
@@ -738,12 +763,11 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
             comps = comb_cc.inside(cell, min_area)
             if not comps:
                 continue
-            if (max(c.h for c in comps) < 0.35 * cell[3]
-                    and max(c.w for c in comps) < 0.35 * cell[2]):
-                continue  # a speck, not a digit: the cell is empty
             merged = comps[0]
             for c in comps[1:]:
                 merged = merged.merged(c)
+            if merged.h < 0.35 * cell[3] and merged.w < 0.35 * cell[2]:
+                continue  # a speck, not a digit: the cell is empty
             crop = comb_cc.crop(merged)
             if crop is not None:
                 segs.append(Segment([[crop]]))

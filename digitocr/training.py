@@ -37,6 +37,8 @@ class TrainConfig:
     seed: int = 0
     val_split: float = 0.1
     oversample: bool = True
+    scan: float = 0.0
+    pairs: float = 0.0
     limit: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
@@ -80,6 +82,30 @@ def validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, 
         np.arange(len(ds)), test_size=fraction, stratify=ds.y, random_state=seed
     )
     return ds.subset(np.sort(tr)), ds.subset(np.sort(va))
+
+
+def with_scans(x: np.ndarray, fraction: float, seed: int, say: Progress) -> np.ndarray:
+    """A copy of ``x`` with a seeded ``fraction`` of its images put through a simulated scan."""
+    from .degrade import scan_batch
+
+    rng = np.random.default_rng(seed + 7919)
+    idx = np.sort(rng.choice(len(x), size=round(fraction * len(x)), replace=False))
+    say(f"simulating scans of {len(idx)} training images")
+    out = np.array(x, dtype=np.float32, copy=True)
+    out[idx] = scan_batch(out[idx], seed=seed)
+    return out
+
+
+def with_pairs(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
+               say: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` plus ``fraction`` as many touching digit pairs, labelled not-a-digit."""
+    from .degrade import NOT_A_DIGIT, touching_pairs
+
+    n = round(fraction * len(x))
+    say(f"adding {n} touching digit pairs as not-a-digit examples")
+    pairs = touching_pairs(x, n, seed=seed + 104729)
+    return (np.concatenate([x, pairs]).astype(np.float32),
+            np.concatenate([y, np.full(n, NOT_A_DIGIT, dtype=y.dtype)]))
 
 
 def evaluate_on(model: Classifier, ds: Dataset) -> dict[str, Any]:
@@ -163,6 +189,10 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
             from .reports import oversample
 
             x, y = oversample(x, y, config.seed)
+        if config.scan > 0:
+            x = with_scans(x, config.scan, config.seed, say)
+        if config.pairs > 0:
+            x, y = with_pairs(x, y, config.pairs, config.seed, say)
         training_info = {
             "sources": [p.source for p in parts],
             "sha256": full.sha256,

@@ -214,7 +214,9 @@ def _copy_weights(source: Any, target: Any) -> None:
 
 
 def _onehot(y: np.ndarray) -> np.ndarray:
-    return np.eye(10, dtype=np.float32)[np.asarray(y, dtype=np.int64)]
+    """One-hot targets; a not-a-digit example (label 10) gets the uniform distribution."""
+    eye = np.vstack([np.eye(10, dtype=np.float32), np.full((1, 10), 0.1, np.float32)])
+    return eye[np.asarray(y, dtype=np.int64)]
 
 
 def _progress_callback(keras: Any, progress: Progress | None, epochs: int) -> Any:
