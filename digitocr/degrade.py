@@ -42,13 +42,14 @@ def scan_once(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sigma = float(rng.uniform(0.0, 1.2))
     if sigma > 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
-    canvas += rng.normal(0, float(rng.uniform(1, 8)), canvas.shape).astype(np.float32)
-    gray = np.clip(canvas, 0, 255).astype(np.uint8)
+    noise = rng.normal(0, float(rng.uniform(1, 8)), canvas.shape)
+    gray: np.ndarray = np.clip(canvas + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.7:
         q = int(rng.integers(40, 95))
         ok, enc = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, q])
-        if ok:
-            gray = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE) if ok else None
+        if decoded is not None:
+            gray = decoded
     ink_map = np.clip((paper - gray.astype(np.float32)) / max(paper, 32.0), 0, 1)
     b = binarise(ink_map)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(b.mask, connectivity=8)

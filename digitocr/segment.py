@@ -504,9 +504,10 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
                 continue
         seg = _cut_options(cc, c, dh, max_split)
         if i in apart:
-            pieces = [cc.crop(p) for p in apart[i]]
-            if all(pieces):
-                seg.options.append([p for p in pieces if p is not None])
+            crops = [cc.crop(p) for p in apart[i]]
+            pieces = [p for p in crops if p is not None]
+            if len(pieces) == len(crops):
+                seg.options.append(pieces)
                 seg.penalties.append(APART_PENALTY)
         segs.append(seg)
         i += 1
