@@ -113,8 +113,9 @@ data_option = click.option(
               help="Augmentation: maximum shift as a fraction of the size [default: 0.1].")
 @click.option("--zoom", type=click.FloatRange(0, 0.5), default=None,
               help="Augmentation: maximum zoom in or out [default: 0.1].")
-@click.option("--arch", type=click.Choice(["paper", "wide"]), default=None,
-              help="CNN architecture: the paper's network or a wider one [default: paper].")
+@click.option("--arch", type=click.Choice(["paper", "wide", "deep"]), default=None,
+              help="CNN architecture: the paper's network, a wider one, or a deeper one with "
+              "strided convolutions instead of pooling [default: paper].")
 @click.option("--lr-schedule", type=click.Choice(["constant", "plateau"]), default=None,
               help="Learning rate: Adam's constant default, or halved when validation loss "
               "stalls [default: constant].")

@@ -16,6 +16,7 @@ import numpy as np
 SIZE = 28
 BOX = 20
 THIN, THICK = 2.1, 4.5
+INK_PERCENTILE = 99.0  # the ink level scaled to 1: robust to a few hot pixels
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -49,7 +50,7 @@ def ink_bright(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
         raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     x = np.clip(gray - float(np.median(border)), 0.0, None)
-    top = float(np.percentile(x[x > 0], 99)) if np.any(x > 0) else 0.0
+    top = float(np.percentile(x[x > 0], INK_PERCENTILE)) if np.any(x > 0) else 0.0
     if top < 16.0:  # no ink worth the name
         return np.zeros_like(x)
     return np.clip(x / top, 0.0, 1.0)

@@ -169,13 +169,17 @@ def ink_map(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
     return np.clip(ink, 0.0, 1.0).astype(np.float32)
 
 
+#: weak ink (above this fraction of the threshold) is kept where it touches strong ink
+HYSTERESIS = 0.6
+
+
 def binarise(ink: np.ndarray, floor: float = 0.18) -> Ink:
     """Otsu on the ink map (never below ``floor``), with hysteresis down to half the threshold."""
     u8 = (ink * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = max(float(otsu) / 255.0, floor)
     strong = (ink > thr).astype(np.uint8)
-    weak = (ink > thr * 0.6).astype(np.uint8)
+    weak = (ink > thr * HYSTERESIS).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     if n > 1:
         has_strong = np.zeros(n, bool)

@@ -125,6 +125,9 @@ def saw_holdout(metadata: dict[str, Any], config: TrainConfig) -> bool:
     tc = metadata.get("train_config")
     if not isinstance(tc, dict) or tc.get("members"):
         return True  # unknown, or an ensemble: assume the worst
+    init_tc = (metadata.get("training") or {}).get("init_train_config")
+    if init_tc is not None and saw_holdout({"train_config": init_tc}, config):
+        return True  # fine-tuned from a model that trained on part of it
     shared = {Path(e).name for e in tc.get("extra", [])} & {Path(e).name for e in config.extra}
     seed = tc.get("holdout_seed", tc.get("seed", 0))  # older runs split with their --seed
     return bool(shared) and (tc.get("extra_holdout"), seed) != (
@@ -212,6 +215,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         if model.options.get("init"):  # fine-tuning: count the run it started from as well
             init_meta = read_metadata(Path(model.options["init"]))
             training_info["init_wall_time_s"] = init_meta.get("wall_time_s")
+            training_info["init_train_config"] = init_meta.get("train_config")
         say(f"trained in {wall:.0f}s")
 
     say("evaluating on the MNIST test set")

@@ -1,4 +1,4 @@
-"""Keras CNN backend: the paper's network by default, a wider one with ``arch="wide"``.
+"""Keras CNN backend: the paper's network by default; ``arch="wide"`` or ``"deep"`` for more.
 
 TensorFlow is imported only inside methods, so listing plugins or ``--help`` stays instant.
 """
@@ -77,8 +77,20 @@ def build_network(arch: str, rotation: float, shift: float, zoom: float, seed: i
             layers.ReLU(),
             layers.Dropout(0.4),
         ]
+    elif arch == "deep":
+        def conv(filters: int, size: int, stride: int = 1) -> list[Any]:
+            return [layers.Conv2D(filters, size, strides=stride, use_bias=False,
+                                  padding="same" if stride > 1 else "valid"),
+                    layers.BatchNormalization(), layers.ReLU()]
+
+        # pooling learnt by strided 5x5 convolutions, ending in a 4x4 convolution to 1x1
+        body = [
+            *conv(32, 3), *conv(32, 3), *conv(32, 5, 2), layers.Dropout(0.4),
+            *conv(64, 3), *conv(64, 3), *conv(64, 5, 2), layers.Dropout(0.4),
+            *conv(128, 4), layers.Flatten(), layers.Dropout(0.4),
+        ]
     else:
-        raise ModelError(f"unknown CNN architecture {arch!r} (paper or wide)")
+        raise ModelError(f"unknown CNN architecture {arch!r} (paper, wide or deep)")
     return keras.Sequential(
         [keras.Input((28, 28, 1)), *aug, *body, layers.Dense(10, activation="softmax")],
         name=f"digitocr_cnn_{arch}",

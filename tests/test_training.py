@@ -247,3 +247,15 @@ def test_ensemble_skips_holdouts_its_members_may_have_seen(
                           "--extra", usps, "--out", str(tmp_path / "ens1"))
     assert code == 0, stderr
     assert read_metadata(tmp_path / "ens1")["metrics"]["holdout:usps-train.npz"]["n"] == 1458
+
+
+def test_a_fine_tuned_model_inherits_the_holdout_of_its_start() -> None:
+    from digitocr.training import TrainConfig, saw_holdout
+
+    config = TrainConfig(extra=["d/usps-train.npz"], holdout_seed=0)
+    own = {"extra": ["x/usps-train.npz"], "extra_holdout": 0.2, "holdout_seed": 0}
+    assert not saw_holdout({"train_config": own}, config)
+    start = {**own, "holdout_seed": 1}
+    tuned = {"train_config": own, "training": {"init_train_config": start}}
+    assert saw_holdout(tuned, config)
+    assert not saw_holdout({"train_config": own, "training": {"init_train_config": own}}, config)
