@@ -7,22 +7,28 @@ set -euo pipefail
 D="$DIGITOCR_DATA"
 # MNIST train + 80% of USPS + 80% of CVL-train; the other 20% of each is held out (seeded)
 EXTRA=(--extra "$D/usps/usps-train.npz" --extra "$D/cvl/cvl-train.npz" --extra-holdout 0.2)
-# stage 1: the wide CNN, learning rate halved whenever validation loss stalls
-WIDE=(--arch wide --lr-schedule plateau --patience 4)
-# stage 2: 5 epochs from those weights at a tenth of the learning rate, half the augmentation
-TUNE=(--arch wide --lr 1e-4 --rotation 5 --shift 0.05 --zoom 0.05 --epochs 5 --patience 2)
+# stage 1: the wide CNN, 12 epochs, learning rate halved whenever validation loss stalls
+WIDE=(--arch wide --lr-schedule plateau --patience 4 --epochs 12)
+# stage 2: 5 epochs from those weights at a tenth of the learning rate, half the augmentation,
+# half the images through a simulated scan
+TUNE=(--arch wide --lr 1e-4 --rotation 5 --shift 0.05 --zoom 0.05 --epochs 5 --patience 2 --scan 0.5)
+# ensemble members of another family: the deep CNN on MNIST only, then the same scan stage
+DEEP=(--arch deep --lr-schedule plateau --patience 4 --epochs 15)
+DEEPTUNE=(--arch deep --lr 1e-4 --rotation 5 --shift 0.05 --zoom 0.05 --epochs 4 --patience 2 --scan 0.5)
 mkdir -p runs
-for seed in 0 1 2; do
-  [ -f "runs/cnn-s$seed/metadata.json" ] ||
-    digitocr train cnn "${WIDE[@]}" --seed "$seed" "${EXTRA[@]}" --out "runs/cnn-s$seed"
-  [ -f "runs/cnn-s$seed-tuned/metadata.json" ] ||
-    digitocr train cnn "${TUNE[@]}" --init "runs/cnn-s$seed" --seed "$seed" "${EXTRA[@]}" \
-      --out "runs/cnn-s$seed-tuned"
+train() { local out=$1; shift; [ -f "runs/$out/metadata.json" ] || digitocr train cnn "$@" --out "runs/$out"; }
+train e12-s0 "${WIDE[@]}" --seed 0 "${EXTRA[@]}"
+train e12-s50 "${TUNE[@]}" --init runs/e12-s0 --seed 0 "${EXTRA[@]}"                 # the default
+train e12-s0-sp "${TUNE[@]}" --pairs 0.1 --init runs/e12-s0 --seed 0 "${EXTRA[@]}"   # + touching pairs
+for seed in 3 4; do
+  train "deep-s$seed" "${DEEP[@]}" --seed "$seed"
+  train "deep-s$seed-scan" "${DEEPTUNE[@]}" --init "runs/deep-s$seed" --seed "$seed"
 done
-rm -rf models/cnn && cp -r runs/cnn-s0-tuned models/cnn   # the default model
-digitocr train svm --seed 0 --out models/svm               # the classical baseline
-digitocr train ensemble --member runs/cnn-s0-tuned --member runs/cnn-s1-tuned \
-  --member runs/cnn-s2-tuned "${EXTRA[@]}" --out models/ensemble
+rm -rf models/cnn && cp -r runs/e12-s50 models/cnn   # the default model
+digitocr train svm --seed 0 --out models/svm          # the classical baseline
+rm -rf models/ensemble
+digitocr train ensemble --member runs/e12-s50 --member runs/e12-s0-sp --member runs/deep-s3-scan \
+  --member runs/deep-s4-scan "${EXTRA[@]}" --out models/ensemble
 # the whole-string reader for cheque amounts: three stages, each from the last one's weights
 [ -f runs/crnn-1/metadata.json ] || python bench/train_crnn.py --out runs/crnn-1
 [ -f runs/crnn-2/metadata.json ] || python bench/train_crnn.py --out runs/crnn-2 \

@@ -378,6 +378,10 @@ class Comp:
                     max(self.y1, other.y1), self.ids + other.ids, self.area + other.area)
 
 
+#: a glyph's crop keeps the ink map this many pixels (a square kernel) around its mask
+CROP_RIM = 3
+
+
 class Components:
     """Connected components of a binary mask, with crops taken from the ink map."""
 
@@ -421,7 +425,7 @@ class Components:
         m = np.zeros((py1 - py0, px1 - px0), np.uint8)
         m[gy - py0 : gy - py0 + own.shape[0], gx - px0 : gx - px0 + own.shape[1]] = own
         if x_range is None:
-            m = cv2.dilate(m, np.ones((3, 3), np.uint8))
+            m = cv2.dilate(m, np.ones((CROP_RIM, CROP_RIM), np.uint8))
         img = self.ink[py0:py1, px0:px1] * m
         ox, oy = self.offset
         bbox = (int(gx + ox), int(gy + oy), int(own.shape[1]), int(own.shape[0]))

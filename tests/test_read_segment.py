@@ -113,3 +113,37 @@ def test_cheque_finds_the_amount_box() -> None:
     put(img, "250", 680, 98)
     (f,) = segment_cheque(img, OPTS)
     assert f.bbox[0] >= 640 and len(f.segments) == 3
+
+
+def test_comb_cell_with_a_broken_stroke_is_not_empty() -> None:
+    img = np.full((300, 500), 255, np.uint8)
+    for i in range(3):
+        cv2.rectangle(img, (50 + 100 * i, 50), (150 + 100 * i, 200), 0, 3)
+    # a faint 1 broken in three short pieces, each under a third of the cell's height
+    for y0 in (70, 115, 160):
+        cv2.line(img, (200, y0), (200, y0 + 30), 0, 4)
+    cv2.line(img, (280, 70), (300, 75), 0, 4)  # a real speck-sized mark in the third cell
+    (comb,) = segment_boxes(img, OPTS)
+    assert comb.kind == "comb" and len(comb.segments) == 1
+    (g,) = comb.segments[0].options[0]
+    assert g.bbox[3] > 100  # all three pieces, one glyph
+
+
+def test_two_tall_pieces_side_by_side_may_be_two_digits() -> None:
+    img = np.full((160, 200), 255, np.uint8)
+    cv2.line(img, (80, 30), (80, 130), 0, 6)  # "11" written close together
+    cv2.line(img, (92, 30), (92, 130), 0, 6)
+    (f,) = segment_string(img, OPTS)
+    (seg,) = f.segments
+    two = [k for k, o in enumerate(seg.options) if len(o) == 2]
+    assert two and seg.penalties[two[0]] == 0.0  # no prior against reading them apart
+
+
+def test_leaning_digit_over_its_neighbour_keeps_both_readings() -> None:
+    img = np.full((160, 240), 255, np.uint8)
+    cv2.line(img, (88, 78), (118, 18), 0, 5)  # a 1 leaning right, over the next digit's span
+    cv2.circle(img, (100, 110), 22, 0, 5)  # a 0 whose x-range holds all of the 1's
+    (f,) = segment_string(img, OPTS)
+    assert len(f.segments) == 1
+    options = f.segments[0].options
+    assert len(options[0]) == 1 and [len(o) for o in options].count(2) >= 1
