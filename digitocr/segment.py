@@ -471,7 +471,8 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     i = 0
     while i < len(joined):
         c = joined[i]
-        dash = c.h < 0.5 * dh and 1.3 * c.h < c.w < 1.5 * dh  # - = after an amount
+        dash = (c.h < 0.5 * dh and 1.3 * c.h < c.w < 1.5 * dh  # - = after an amount
+                and _one_stroke(cc, c))  # not a small digit written flat
         if (c.h < 0.42 * dh and c.w < 0.8 * dh) or dash:
             sep = _separator(c, dh, cc)
             if sep is not None:
@@ -585,6 +586,20 @@ def _sign_segment(cc: Components, c: Comp, label: str, penalty: float) -> Segmen
         return Segment([[sign]])
     whole = cc.crop(c)
     return Segment([[whole], [sign]], [0.0, penalty]) if whole is not None else None
+
+
+def _one_stroke(cc: Components, c: Comp) -> bool:
+    """Whether a wide glyph is one horizontal stroke: columns cross its ink once, evenly thick.
+
+    A small digit written flat (a squashed 5) has a column as thick as its height somewhere.
+    """
+    own = np.isin(cc.labels[c.y0 : c.y1, c.x0 : c.x1], c.ids).astype(np.int8)
+    runs = (np.diff(own, axis=0, prepend=0) == 1).sum(axis=0)
+    ink = own.sum(axis=0)
+    if not ink.any():
+        return True
+    even = ink.max() <= 2.5 * float(np.median(ink[ink > 0]))
+    return even and float(np.mean(runs[runs > 0] > 1)) < 0.25
 
 
 def _separator(c: Comp, dh: float, cc: Components) -> GlyphCrop | None:

@@ -147,3 +147,17 @@ def test_leaning_digit_over_its_neighbour_keeps_both_readings() -> None:
     assert len(f.segments) == 1
     options = f.segments[0].options
     assert len(options[0]) == 1 and [len(o) for o in options].count(2) >= 1
+
+
+def test_a_small_digit_written_flat_is_not_a_dash() -> None:
+    img = np.full((140, 360), 255, np.uint8)
+    put(img, "0", 20, 30)
+    five = glyph("5", scale=2.2, thick=7)
+    flat = cv2.resize(five, (five.shape[1], five.shape[0] * 9 // 20), interpolation=cv2.INTER_AREA)
+    region = img[60 : 60 + flat.shape[0], 110 : 110 + flat.shape[1]]
+    np.minimum(region, flat, out=region)
+    cv2.line(img, (200, 75), (245, 80), 0, 5)  # a real dash, slightly tilted
+    put(img, "9", 270, 30)
+    (f,) = segment_string(img, OPTS)
+    kinds = [[g.kind for g in s.options[0]] for s in f.segments]
+    assert kinds == [["digit"], ["digit"], ["separator"], ["digit"]]
