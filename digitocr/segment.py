@@ -503,12 +503,9 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
             if whole is not None and all(parts):
                 ratio = merged.w / dh
                 pieces = [g for g in parts if g is not None]
-                # pieces each nearly as tall as a digit are digits side by side ("11")
-                apart_prior = 0.0 if all(g.h >= 0.75 * dh for g in group) else (
-                    max(0.0, 0.7 - ratio) * 4)
                 segs.append(Segment([[whole], pieces],
                                     [max(0.0, ratio - 0.7) * 4,
-                                     apart_prior + _stub_penalty(pieces, dh)]))
+                                     max(0.0, 0.7 - ratio) * 4 + _stub_penalty(pieces, dh)]))
                 i = j
                 continue
         seg = _cut_options(cc, c, dh, max_split)
@@ -566,7 +563,7 @@ def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
     if c.h >= 1.1 * dh and c.w >= 0.4 * c.h:
         rows = max(1, round(0.08 * c.h))
         if _narrow_tip(own[:rows]) and _narrow_tip(own[-rows:]):
-            return _sign_segment(cc, c, "$", 0.3 if leading else 1.0)
+            return _sign_segment(cc, c, "$", 0.5 if leading else 1.0)
     return None
 
 

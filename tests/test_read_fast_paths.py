@@ -192,7 +192,7 @@ def test_slash_and_dollar_are_separators() -> None:
     assert ["/"] in labels
     dollar = [s for s in segs if any(o[0].label == "$" for o in s.options)]
     assert len(dollar) == 1 and dollar[0].options[0][0].kind == "digit"  # an alternative
-    assert dollar[0].penalties[1] < 0.5  # cheap: it leads the string
+    assert dollar[0].penalties[1] == 0.5  # cheaper than mid-string (1.0): it leads the string
 
 
 def test_slash_left_out_of_text(font_model: str, tmp_path: Path) -> None:

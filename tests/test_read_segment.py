@@ -129,16 +129,6 @@ def test_comb_cell_with_a_broken_stroke_is_not_empty() -> None:
     assert g.bbox[3] > 100  # all three pieces, one glyph
 
 
-def test_two_tall_pieces_side_by_side_may_be_two_digits() -> None:
-    img = np.full((160, 200), 255, np.uint8)
-    cv2.line(img, (80, 30), (80, 130), 0, 6)  # "11" written close together
-    cv2.line(img, (92, 30), (92, 130), 0, 6)
-    (f,) = segment_string(img, OPTS)
-    (seg,) = f.segments
-    two = [k for k, o in enumerate(seg.options) if len(o) == 2]
-    assert two and seg.penalties[two[0]] == 0.0  # no prior against reading them apart
-
-
 def test_leaning_digit_over_its_neighbour_keeps_both_readings() -> None:
     img = np.full((160, 240), 255, np.uint8)
     cv2.line(img, (88, 78), (118, 18), 0, 5)  # a 1 leaning right, over the next digit's span
