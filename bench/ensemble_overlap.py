@@ -22,7 +22,8 @@ def main(paths: list[str]) -> None:
     test = load_source(os.environ.get("DIGITOCR_DATA"), "test")
     probs = {p: load_model(p).predict_proba(test.x) for p in paths}
     wrong = {p: set(np.flatnonzero(pr.argmax(1) != test.y).tolist()) for p, pr in probs.items()}
-    print("| model | errors | " + " | ".join(f"shared with {i + 1}" for i in range(len(paths))) + " |")
+    heads = " | ".join(f"shared with {i + 1}" for i in range(len(paths)))
+    print(f"| model | errors | {heads} |")
     print("|---|---|" + "---|" * len(paths))
     for i, p in enumerate(paths):
         shared = " | ".join(str(len(wrong[p] & wrong[q])) for q in paths)
