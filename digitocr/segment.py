@@ -521,7 +521,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
 
 
 #: a glyph wider than this times the digit height is more likely two digits than one
-WIDE = 1.25
+WIDE = 1.1
 
 #: prior against reading two x-overlapping tall pieces as two digits rather than one
 APART_PENALTY = 0.5
@@ -630,7 +630,7 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     if not options:
         return Segment([], [])
     if ratio > WIDE and penalties:
-        penalties[0] += 0.8 * (ratio - WIDE)
+        penalties[0] += ratio - WIDE
     return Segment(options, penalties)
 
 
