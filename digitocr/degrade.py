@@ -14,15 +14,25 @@ import numpy as np
 
 from .normalise import normalise
 
+#: a pixel brighter than this is a digit's ink (MNIST's 30 of 255)
+INK = 0.12
+
+
+def _ink_crop(d: np.ndarray) -> np.ndarray:
+    """The digit cropped to its ink (unchanged when it has none)."""
+    ys, xs = np.nonzero(d > INK)
+    if len(ys) == 0:
+        return d
+    return d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
 
 def scan_once(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One 28x28 digit (ink bright, [0, 1]) through a random simulated scan and back."""
     from .segment import binarise
 
-    ys, xs = np.nonzero(digit > 0.12)
-    if len(ys) == 0:
+    if not (digit > INK).any():
         return digit.astype(np.float32)
-    crop = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32)
+    crop = _ink_crop(digit).astype(np.float32)
     height = int(rng.integers(24, 64))  # digit height in analysis pixels (~150 dpi)
     scale = height / crop.shape[0]
     w = max(2, round(crop.shape[1] * scale))
@@ -71,13 +81,6 @@ def scan_batch(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 #: label of a training image that is not one digit; its target is the uniform distribution
 NOT_A_DIGIT = 10
-
-
-def _ink_crop(d: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(d > 0.12)
-    if len(ys) == 0:
-        return d
-    return d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
 def touching_pair(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -38,6 +38,16 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return a.astype(np.float32)
 
 
+def dark_ink_gray(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """Gray float image with ink darker than paper (``auto``: a dark page is turned over)."""
+    gray = to_gray(image)
+    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
+        return 255.0 - gray
+    if polarity not in ("auto", "dark", "bright"):
+        raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
+    return gray
+
+
 def ink_bright(gray: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Return the image with ink bright on a zero background, contrast in [0, 1]."""
     if polarity == "dark":

@@ -25,7 +25,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
-from .normalise import to_gray
+from .normalise import dark_ink_gray, to_gray
 
 BBox = tuple[int, int, int, int]
 
@@ -149,11 +149,7 @@ class Ink:
 
 def ink_map(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Relative ink darkness in [0, 1] after removing the background (uneven light, tints)."""
-    gray = to_gray(image)
-    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
-        gray = 255.0 - gray
-    elif polarity not in ("auto", "dark", "bright"):
-        raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
+    gray = dark_ink_gray(image, polarity)
     h, w = gray.shape
     scale = min(1.0, 400.0 / max(h, w))
     small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
@@ -174,7 +170,7 @@ HYSTERESIS = 0.6
 
 
 def binarise(ink: np.ndarray, floor: float = 0.18) -> Ink:
-    """Otsu on the ink map (never below ``floor``), with hysteresis down to half the threshold."""
+    """Otsu on the ink map (never below ``floor``), with hysteresis down to ``HYSTERESIS`` of it."""
     u8 = (ink * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = max(float(otsu) / 255.0, floor)
@@ -397,6 +393,10 @@ class Components:
             out.append(Comp(x, y, x + w, y + h, [int(i)], a))
         return out
 
+    def own(self, comp: Comp) -> np.ndarray:
+        """Boolean mask, over ``comp``'s bounding box, of the pixels that belong to it."""
+        return np.isin(self.labels[comp.y0 : comp.y1, comp.x0 : comp.x1], comp.ids)
+
     def inside(self, box: BBox, min_area: int) -> list[Comp]:
         """Components whose centroid lies in ``box`` (label-image coordinates)."""
         x, y, w, h = box
@@ -547,7 +547,7 @@ def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
     """
     if c.h < 0.6 * dh or c.area < 8:
         return None
-    own = np.isin(cc.labels[c.y0 : c.y1, c.x0 : c.x1], c.ids)
+    own = cc.own(c)
     ys, xs = np.nonzero(own)
     if len(xs) < 8:
         return None
@@ -590,7 +590,7 @@ def _one_stroke(cc: Components, c: Comp) -> bool:
 
     A small digit written flat (a squashed 5) has a column as thick as its height somewhere.
     """
-    own = np.isin(cc.labels[c.y0 : c.y1, c.x0 : c.x1], c.ids).astype(np.int8)
+    own = cc.own(c).astype(np.int8)
     runs = (np.diff(own, axis=0, prepend=0) == 1).sum(axis=0)
     ink = own.sum(axis=0)
     if not ink.any():
@@ -613,8 +613,7 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     ratio = c.w / max(dh, 1.0)
     if ratio < 0.8:
         return Segment(options, penalties)
-    lab = cc.labels[c.y0 : c.y1, c.x0 : c.x1]
-    profile = np.isin(lab, c.ids).sum(axis=0).astype(np.float32)
+    profile = cc.own(c).sum(axis=0).astype(np.float32)
     if len(profile) >= 5:
         profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
     for k in range(2, max_split + 1):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .normalise import to_gray
+from .normalise import dark_ink_gray
 from .results import Field, Glyph
 
 if TYPE_CHECKING:
@@ -38,11 +38,7 @@ ALPHABET = "0123456789"
 
 def ink_image(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Relative ink darkness in [0, 1] at native size, background and printed patterns damped."""
-    gray = to_gray(image)
-    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
-        gray = 255.0 - gray
-    elif polarity not in ("auto", "dark", "bright"):
-        raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
+    gray = dark_ink_gray(image, polarity)
     h = gray.shape[0]
     k = max(5, round(h * 0.22)) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
