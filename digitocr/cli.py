@@ -116,9 +116,10 @@ data_option = click.option(
 @click.option("--arch", type=click.Choice(["paper", "wide", "deep"]), default=None,
               help="CNN architecture: the paper's network, a wider one, or a deeper one with "
               "strided convolutions instead of pooling [default: paper].")
-@click.option("--lr-schedule", type=click.Choice(["constant", "plateau"]), default=None,
-              help="Learning rate: Adam's constant default, or halved when validation loss "
-              "stalls [default: constant].")
+@click.option("--lr-schedule", type=click.Choice(["constant", "plateau", "cosine"]),
+              default=None,
+              help="Learning rate: Adam's constant default, halved when validation loss "
+              "stalls, or annealed along a cosine to 1% by the last epoch [default: constant].")
 @click.option("--patience", type=click.IntRange(1), default=None,
               help="Early stopping: epochs without a better validation loss [default: 3].")
 @click.option("--lr", type=click.FloatRange(0, 1, min_open=True), default=None,

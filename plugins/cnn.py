@@ -19,6 +19,8 @@ from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_mod
 WEIGHTS = "model.keras"
 #: most images per inference call (bounds memory on huge batches)
 PREDICT_CHUNK = 1024
+#: learning-rate schedules: fixed, halved when validation loss stalls, cosine-annealed per step
+SCHEDULES = ("constant", "plateau", "cosine")
 DEFAULTS: dict[str, Any] = {
     "arch": "paper",
     "epochs": 20,
@@ -127,8 +129,16 @@ class CNNClassifier(Classifier):
         )
         if o.get("init"):
             _copy_weights(CNNClassifier.load(Path(o["init"]), {}).model, self.model)
+        schedule = str(o["lr_schedule"])
+        if schedule not in SCHEDULES:
+            raise ModelError(f"unknown lr_schedule {schedule!r} ({', '.join(SCHEDULES)})")
+        lr: Any = float(o["lr"])
+        if schedule == "cosine":
+            # anneal to 1 % of the start over the whole run, step by step
+            steps = int(o["epochs"]) * -(-len(x) // int(o["batch_size"]))
+            lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps), alpha=0.01)
         self.model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=float(o["lr"])),
+            optimizer=keras.optimizers.Adam(learning_rate=lr),
             loss="categorical_crossentropy",
             metrics=["accuracy"],
         )
@@ -141,14 +151,12 @@ class CNNClassifier(Classifier):
                     monitor="val_loss", patience=int(o["patience"]), restore_best_weights=True
                 )
             )
-            if o["lr_schedule"] == "plateau":
+            if schedule == "plateau":
                 callbacks.append(
                     keras.callbacks.ReduceLROnPlateau(
                         monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5
                     )
                 )
-            elif o["lr_schedule"] != "constant":
-                raise ModelError(f"unknown lr_schedule {o['lr_schedule']!r} (constant, plateau)")
         hist = self.model.fit(
             check_batch(x)[..., None],
             _onehot(y),

@@ -202,6 +202,20 @@ def test_ensemble_trains_its_own_members(tmp_path: Path, mnist_dir: Path) -> Non
 
 
 @pytest.mark.slow
+def test_cosine_schedule_anneals_the_learning_rate(mnist_dir: Path) -> None:
+    from plugins.cnn import CNNClassifier
+
+    x, y = load_test(mnist_dir)[:128], load_labels(mnist_dir)[:128]
+    clf = CNNClassifier(epochs=2, batch_size=32, lr=0.002, lr_schedule="cosine", rotation=0)
+    clf.fit(x, y)
+    # 2 epochs of 4 steps: by the last step the rate is down to 1 % of the start
+    assert clf.model.optimizer.iterations.numpy() == 8
+    assert float(clf.model.optimizer.learning_rate) == pytest.approx(0.002 * 0.01, rel=1e-3)
+    with pytest.raises(ModelError, match="unknown lr_schedule 'step'"):
+        CNNClassifier(epochs=1, lr_schedule="step").fit(x, y)
+
+
+@pytest.mark.slow
 def test_fine_tune_from_a_trained_cnn(tmp_path: Path, mnist_dir: Path) -> None:
     base = tmp_path / "base"
     code, _, stderr = run("train", "cnn", "--data", str(mnist_dir), "--limit", "300",
