@@ -523,6 +523,9 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
 #: a glyph wider than this times the digit height is more likely two digits than one
 WIDE = 1.1
 
+#: prior, per digit height short of WIDE, against cutting a glyph of a single digit's width
+NARROW_CUT = 2.0
+
 #: prior against reading two x-overlapping tall pieces as two digits rather than one
 APART_PENALTY = 0.5
 
@@ -625,7 +628,8 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
             if all(p is not None and p.bbox[2] >= 2 for p in pieces):
                 options.append([p for p in pieces if p is not None])
                 cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
-                penalties.append(0.3 * cost + _stub_penalty(options[-1], dh))
+                narrow = max(0.0, WIDE - ratio / (k - 1)) * NARROW_CUT
+                penalties.append(0.3 * cost + narrow + _stub_penalty(options[-1], dh))
     if not options:
         return Segment([], [])
     if ratio > WIDE and penalties:

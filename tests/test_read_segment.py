@@ -151,3 +151,16 @@ def test_a_small_digit_written_flat_is_not_a_dash() -> None:
     (f,) = segment_string(img, OPTS)
     kinds = [[g.kind for g in s.options[0]] for s in f.segments]
     assert kinds == [["digit"], ["digit"], ["separator"], ["digit"]]
+
+
+def test_cutting_a_glyph_of_one_digits_width_costs_more() -> None:
+    img = np.full((160, 260), 255, np.uint8)
+    cv2.ellipse(img, (70, 80), (27, 40), 0, 0, 360, 0, 5)  # a round 0, 0.7 heights wide
+    cv2.ellipse(img, (190, 80), (40, 40), 0, 0, 360, 0, 5)  # a wide 0, as wide as it is tall
+    (f,) = segment_string(img, OPTS)
+    assert [len(s.options[0]) for s in f.segments] == [1, 1]
+    narrow, wide = f.segments
+    assert len(narrow.options) == 1  # under 0.8 heights: never cut
+    # the wide 0 may be cut (two digits touching look like this too), but each cut pays the
+    # prior for a glyph no wider than one digit, on top of the ink it crosses
+    assert len(wide.options) > 1 and min(wide.penalties[1:]) >= (1.1 - 82 / 85) * 2.0
