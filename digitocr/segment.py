@@ -451,9 +451,13 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     # be two digits, one leaning over the other (a slanted 1): kept as an alternative reading
     joined: list[Comp] = []
     apart: dict[int, list[Comp]] = {}
+    top = float(np.median([c.y0 for c in comps if c.h >= 0.6 * dh] or [c.y0 for c in comps]))
     for c in comps:
         if joined:
             p = joined[-1]
+            if c.x0 - p.x1 <= 0.1 * dh and (_top_bar(c, p, dh, top) or _top_bar(p, c, dh, top)):
+                joined[-1] = p.merged(c)
+                continue
             ov = min(p.x1, c.x1) - max(p.x0, c.x0)
             short = p.h < 0.6 * dh or c.h < 0.6 * dh
             if ov > 0.55 * min(p.w, c.w) and (short or ov > 0.8 * min(p.w, c.w)):
@@ -518,6 +522,15 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
         segs.append(seg)
         i += 1
     return segs
+
+
+def _top_bar(bar: Comp, body: Comp, dh: float, top: float) -> bool:
+    """A short bar at the top of the line beside a digit's body: a 5's or a 7's, broken off.
+
+    A dash sits at mid-height; the bar of a 5 written in two strokes sits at the digits' top.
+    """
+    return (bar.h < 0.5 * dh and bar.w > 1.3 * bar.h and body.h >= 0.6 * dh
+            and (bar.y0 + bar.y1) / 2 < top + 0.3 * dh)
 
 
 #: a glyph wider than this times the digit height is more likely two digits than one

@@ -164,3 +164,17 @@ def test_cutting_a_glyph_of_one_digits_width_costs_more() -> None:
     # the wide 0 may be cut (two digits touching look like this too), but each cut pays the
     # prior for a glyph no wider than one digit, on top of the ink it crosses
     assert len(wide.options) > 1 and min(wide.penalties[1:]) >= (1.1 - 82 / 85) * 2.0
+
+
+def test_a_fives_bar_written_apart_stays_with_its_digit() -> None:
+    img = np.full((160, 300), 255, np.uint8)
+    put(img, "0", 20, 30)
+    cv2.line(img, (130, 36), (130, 80), 0, 6)  # a 5 in two strokes: the body ...
+    cv2.ellipse(img, (140, 100), (14, 22), 0, -150, 150, 0, 6)
+    cv2.line(img, (163, 36), (190, 36), 0, 6)  # ... and its bar, lifted off beside it
+    cv2.line(img, (220, 85), (260, 85), 0, 6)  # a dash at mid-height stays a dash
+    (f,) = segment_string(img, OPTS)
+    kinds = [[g.kind for g in s.options[0]] for s in f.segments]
+    assert kinds == [["digit"], ["digit"], ["separator"]]
+    five = f.segments[1].options[0][0]
+    assert five.bbox[0] <= 127 and five.bbox[0] + five.bbox[2] >= 190
