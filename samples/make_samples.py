@@ -62,11 +62,11 @@ class Digits:
         return self.x[int(rng.choice(idx))]
 
 
-def load_digits(data: str | None) -> Digits:
-    """MNIST test split through ``digitocr.data.load_source``."""
+def load_digits(data: str | None, split: str = "test") -> Digits:
+    """An MNIST split (test unless told) through ``digitocr.data.load_source``."""
     from digitocr.data import load_source
 
-    ds = load_source(data, "test")
+    ds = load_source(data, split)
     return Digits((ds.x * 255).astype(np.uint8), ds.y)
 
 
@@ -372,13 +372,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dpi", type=int, default=None,
                     help="resolution (default 150 for the small set, 300 for --pages)")
     ap.add_argument("--pages", type=int, default=0, help="make N benchmark forms instead")
+    ap.add_argument("--split", default="test", choices=["test", "train"],
+                    help="MNIST split the handwriting comes from (train: material to train on)")
     ap.add_argument("--cheques", type=int, default=0, help="make N amount crops instead")
     ap.add_argument("--format", default="jpg", choices=["jpg", "png"], help="for --pages")
     args = ap.parse_args(argv)
     if not args.data:
         print("give --data or set DIGITOCR_DATA", file=sys.stderr)
         return 2
-    digits = load_digits(args.data)
+    digits = load_digits(args.data, args.split)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.pages:
         truth = bench_set(digits, args.out, args.seed, args.dpi or 300, args.pages, args.format)
