@@ -57,8 +57,8 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=200)
     ap.add_argument("--model", default="cnn")
     args = ap.parse_args()
-    from digitocr.data import load_source
     from digitocr.backends import load_model
+    from digitocr.data import load_source
 
     test = load_source(args.data, "test")
     index = picks(args.seed, args.pages, args.data)
