@@ -557,9 +557,10 @@ def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
 
     A ``/`` is one thin straight stroke leaning right; handwritten 1s lean too (a tenth of
     MNIST's lean over 31 degrees, 1 % over 40), so past 45 degrees it is a ``/`` outright and
-    from 33 degrees it is an alternative that wins only when the classifier is unsure of a
-    digit. A ``$`` is an S crossed by a vertical bar whose tips stick out above and below the
-    digits' height; it is offered as an alternative, cheaper at the start of a string.
+    from 33 degrees (or past 45 before any digit: a slash separates) it is an alternative that
+    wins only when the classifier is unsure of a digit. A ``$`` is an S crossed by a vertical
+    bar whose tips stick out above and below the digits' height; it is offered as an
+    alternative, cheaper at the start of a string.
     """
     if c.h < 0.6 * dh or c.area < 8:
         return None
@@ -573,7 +574,8 @@ def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
     thin = math.sqrt(max(evals[0], 0.0) / max(evals[1], 1e-9))
     lean = math.degrees(math.atan2(abs(major[0]), abs(major[1])))
     if major[0] * major[1] < 0 and thin < 0.22:  # x grows as y shrinks: top leans right
-        penalty = 0.0 if lean >= 45 else 0.7 if lean >= 33 else None
+        # nothing to separate yet: a leading stroke is a 1 as likely as a slash
+        penalty = 0.0 if lean >= 45 and not leading else 0.7 if lean >= 33 else None
         if penalty is not None:
             return _sign_segment(cc, c, "/", penalty)
     if c.h >= 1.1 * dh and c.w >= 0.4 * c.h:

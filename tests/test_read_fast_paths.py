@@ -195,6 +195,16 @@ def test_slash_and_dollar_are_separators() -> None:
     assert dollar[0].penalties[1] == 0.5  # cheaper than mid-string (1.0): it leads the string
 
 
+def test_a_leading_slash_may_be_a_one() -> None:
+    from digitocr.segment import SegmentOptions, segment_string
+
+    img = _with_signs()[:, 250:]  # the same stroke, now before any digit: '/05'
+    (f,) = segment_string(img, SegmentOptions())
+    first = f.segments[0]
+    assert [[g.kind for g in o] for o in first.options] == [["digit"], ["separator"]]
+    assert first.options[1][0].label == "/" and first.penalties == [0.0, 0.7]
+
+
 def test_slash_left_out_of_text(font_model: str, tmp_path: Path) -> None:
     img = _with_signs()
     img[:, :110] = 255  # no dollar
