@@ -539,6 +539,15 @@ WIDE = 1.1
 #: prior, per digit height short of WIDE, against cutting a glyph of a single digit's width
 NARROW_CUT = 2.0
 
+#: glyphs from this many digit heights wide may be cut at a thin neck (``_neck``)
+NECK_RATIO = 0.6
+
+#: a neck's column holds at most this fraction of the glyph's inkiest column
+NECK_INK = 0.3
+
+#: prior against cutting at a neck (a broken 6 has one too)
+NECK_PRIOR = 0.15
+
 #: prior against reading two x-overlapping tall pieces as two digits rather than one
 APART_PENALTY = 0.5
 
@@ -629,11 +638,21 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     options: list[list[GlyphCrop]] = [[whole]] if whole else []
     penalties: list[float] = [0.0] if whole else []
     ratio = c.w / max(dh, 1.0)
-    if ratio < 0.8:
+    if ratio < NECK_RATIO:
         return Segment(options, penalties)
     profile = cc.own(c).sum(axis=0).astype(np.float32)
     if len(profile) >= 5:
         profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    if ratio < 0.9:
+        # too narrow for two digits, unless a thin neck joins two tall parts (a 1 touching)
+        neck = _neck(cc, c, profile, dh)
+        if neck is not None:
+            pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in ((0, neck), (neck, c.w))]
+            if all(p is not None and p.bbox[2] >= 2 for p in pieces):
+                options.append([p for p in pieces if p is not None])
+                cost = float(profile[neck]) / max(float(profile.max()), 1.0)
+                penalties.append(0.3 * cost + NECK_PRIOR + _stub_penalty(options[-1], dh))
+        return Segment(options, penalties)
     for k in range(2, max_split + 1):
         if ratio < 0.45 * k or ratio > 1.3 * k:
             continue
@@ -650,6 +669,26 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     if ratio > WIDE and penalties:
         penalties[0] += ratio - WIDE
     return Segment(options, penalties)
+
+
+def _neck(cc: Components, c: Comp, profile: np.ndarray, dh: float) -> int | None:
+    """The column of one thin bridge between two parts that both reach most of the digit height."""
+    w = len(profile)
+    lo, hi = int(w * 0.15), int(w * 0.85)
+    if hi <= lo + 1:
+        return None
+    x = lo + int(np.argmin(profile[lo:hi]))
+    if profile[x] > NECK_INK * float(profile.max()):
+        return None
+    own = cc.own(c)
+    col = own[:, x].astype(np.int8)
+    if int((np.diff(col, prepend=0) == 1).sum()) != 1:  # a ring's middle is crossed twice
+        return None
+    for part in (own[:, :x], own[:, x + 1 :]):
+        rows = np.flatnonzero(part.any(axis=1))
+        if not rows.size or rows[-1] - rows[0] + 1 < 0.7 * dh:
+            return None
+    return x
 
 
 def _best_cuts(profile: np.ndarray, k: int, n: int = 3) -> list[list[int]]:

@@ -178,3 +178,15 @@ def test_a_fives_bar_written_apart_stays_with_its_digit() -> None:
     assert kinds == [["digit"], ["digit"], ["separator"]]
     five = f.segments[1].options[0][0]
     assert five.bbox[0] <= 127 and five.bbox[0] + five.bbox[2] >= 190
+
+
+def test_a_one_touching_its_neighbour_may_be_cut_at_the_neck() -> None:
+    img = np.full((160, 200), 255, np.uint8)
+    cv2.line(img, (60, 40), (60, 120), 0, 6)  # a 1 ...
+    cv2.ellipse(img, (92, 80), (20, 38), 0, 0, 360, 0, 6)  # ... a narrow 0 beside it ...
+    cv2.line(img, (60, 80), (72, 80), 0, 2)  # ... and a thin bridge of ink between them
+    (f,) = segment_string(img, OPTS)
+    (seg,) = f.segments
+    assert [len(o) for o in seg.options] == [1, 2]  # too narrow for an even cut: the neck only
+    one, zero = seg.options[1]
+    assert one.bbox[2] < 20 and zero.bbox[2] > 35 and seg.penalties[1] >= 0.15
