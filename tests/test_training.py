@@ -203,7 +203,7 @@ def test_ensemble_trains_its_own_members(tmp_path: Path, mnist_dir: Path) -> Non
 
 @pytest.mark.slow
 def test_cosine_schedule_anneals_the_learning_rate(mnist_dir: Path) -> None:
-    from plugins.cnn import CNNClassifier
+    from digitocr_plugins.cnn import CNNClassifier
 
     x, y = load_test(mnist_dir)[:128], load_labels(mnist_dir)[:128]
     clf = CNNClassifier(epochs=2, batch_size=32, lr=0.002, lr_schedule="cosine", rotation=0)
