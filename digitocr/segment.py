@@ -475,7 +475,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     i = 0
     while i < len(joined):
         c = joined[i]
-        dash = (c.h < 0.5 * dh and 1.3 * c.h < c.w < 1.5 * dh  # - = after an amount
+        dash = (_flat(c, dh) and c.w < 1.5 * dh  # - = after an amount
                 and _one_stroke(cc, c))  # not a small digit written flat
         if (c.h < 0.42 * dh and c.w < 0.8 * dh) or dash:
             sep = _separator(c, dh, cc)
@@ -529,12 +529,19 @@ def _top_bar(bar: Comp, body: Comp, dh: float, top: float) -> bool:
 
     A dash sits at mid-height; the bar of a 5 written in two strokes sits at the digits' top.
     """
-    return (bar.h < 0.5 * dh and bar.w > 1.3 * bar.h and body.h >= 0.6 * dh
-            and (bar.y0 + bar.y1) / 2 < top + 0.3 * dh)
+    return _flat(bar, dh) and body.h >= 0.6 * dh and (bar.y0 + bar.y1) / 2 < top + 0.3 * dh
+
+
+def _flat(c: Comp, dh: float) -> bool:
+    """Low and wider than tall: the shape of a dash, or of a 5's or 7's bar."""
+    return c.h < 0.5 * dh and c.w > 1.3 * c.h
 
 
 #: a glyph wider than this times the digit height is more likely two digits than one
 WIDE = 1.1
+
+#: narrowest glyph, in digit heights per piece, offered an even cut into pieces
+EVEN_CUT = 0.45
 
 #: prior, per digit height short of WIDE, against cutting a glyph of a single digit's width
 NARROW_CUT = 2.0
@@ -640,30 +647,27 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     ratio = c.w / max(dh, 1.0)
     if ratio < NECK_RATIO:
         return Segment(options, penalties)
-    profile = cc.own(c).sum(axis=0).astype(np.float32)
+    own = cc.own(c)
+    profile = own.sum(axis=0).astype(np.float32)
     if len(profile) >= 5:
         profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
-    if ratio < 0.9:
+    candidates: list[tuple[list[int], float]] = []  # cut columns and their prior
+    if ratio < EVEN_CUT * 2:
         # too narrow for two digits, unless a thin neck joins two tall parts (a 1 touching)
-        neck = _neck(cc, c, profile, dh)
+        neck = _neck(own, profile, dh)
         if neck is not None:
-            pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in ((0, neck), (neck, c.w))]
-            if all(p is not None and p.bbox[2] >= 2 for p in pieces):
-                options.append([p for p in pieces if p is not None])
-                cost = float(profile[neck]) / max(float(profile.max()), 1.0)
-                penalties.append(0.3 * cost + NECK_PRIOR + _stub_penalty(options[-1], dh))
-        return Segment(options, penalties)
+            candidates.append(([neck], NECK_PRIOR))
     for k in range(2, max_split + 1):
-        if ratio < 0.45 * k or ratio > 1.3 * k:
+        if ratio < EVEN_CUT * k or ratio > 1.3 * k:
             continue
-        for cuts in _best_cuts(profile, k):
-            bounds = [0, *cuts, c.w]
-            pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in pairwise(bounds)]
-            if all(p is not None and p.bbox[2] >= 2 for p in pieces):
-                options.append([p for p in pieces if p is not None])
-                cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
-                narrow = max(0.0, WIDE - ratio / (k - 1)) * NARROW_CUT
-                penalties.append(0.3 * cost + narrow + _stub_penalty(options[-1], dh))
+        narrow = max(0.0, WIDE - ratio / (k - 1)) * NARROW_CUT
+        candidates += [(cuts, narrow) for cuts in _best_cuts(profile, k)]
+    for cuts, prior in candidates:
+        pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in pairwise([0, *cuts, c.w])]
+        if all(p is not None and p.bbox[2] >= 2 for p in pieces):
+            options.append([p for p in pieces if p is not None])
+            cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
+            penalties.append(0.3 * cost + prior + _stub_penalty(options[-1], dh))
     if not options:
         return Segment([], [])
     if ratio > WIDE and penalties:
@@ -671,8 +675,11 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     return Segment(options, penalties)
 
 
-def _neck(cc: Components, c: Comp, profile: np.ndarray, dh: float) -> int | None:
-    """The column of one thin bridge between two parts that both reach most of the digit height."""
+def _neck(own: np.ndarray, profile: np.ndarray, dh: float) -> int | None:
+    """The column of one thin bridge between two parts that both reach most of the digit height.
+
+    ``own`` is the glyph's pixel mask, ``profile`` its smoothed column sums.
+    """
     w = len(profile)
     lo, hi = int(w * 0.15), int(w * 0.85)
     if hi <= lo + 1:
@@ -680,7 +687,6 @@ def _neck(cc: Components, c: Comp, profile: np.ndarray, dh: float) -> int | None
     x = lo + int(np.argmin(profile[lo:hi]))
     if profile[x] > NECK_INK * float(profile.max()):
         return None
-    own = cc.own(c)
     col = own[:, x].astype(np.int8)
     if int((np.diff(col, prepend=0) == 1).sum()) != 1:  # a ring's middle is crossed twice
         return None
