@@ -38,13 +38,12 @@ def picks(seed: int, pages: int, data: str) -> dict[tuple[str, str], list[int]]:
 
     ms.Digits.pick = pick
     out: dict[tuple[str, str], list[int]] = {}
-    width = len(str(pages))
     for i in range(pages):
         log.clear()
         _, truth = ms.make_form(digits, np.random.default_rng([seed, i]), 300)
         k = 0
         for f in truth:
-            out[(f"form-{i + 1:0{width}d}.jpg", f["name"])] = log[k : k + len(f["text"])]
+            out[(ms.page_name(i, pages), f["name"])] = log[k : k + len(f["text"])]
             k += len(f["text"])
     return out
 

@@ -334,15 +334,19 @@ def small_set(digits: Digits, out: Path, seed: int, dpi: int) -> dict[str, Any]:
     return truth
 
 
+def page_name(i: int, pages: int, fmt: str = "jpg") -> str:
+    """File name of page ``i`` (from 0) of a ``pages``-page benchmark set."""
+    return f"form-{i + 1:0{len(str(pages))}d}.{fmt}"
+
+
 def bench_set(digits: Digits, out: Path, seed: int, dpi: int, pages: int,
               fmt: str = "jpg") -> dict[str, Any]:
     """``pages`` degraded A4 forms, one file each."""
     truth: dict[str, Any] = {}
-    width = len(str(pages))
     for i in range(pages):
         rng = np.random.default_rng([seed, i])
         img, t = make_form(digits, rng, dpi)
-        name = f"form-{i + 1:0{width}d}.{fmt}"
+        name = page_name(i, pages, fmt)
         save(degrade(img, rng, t), out / name, quality=int(rng.integers(60, 90)))
         truth[name] = [{"layout": "auto", "fields": t}]
     return truth
