@@ -145,6 +145,24 @@ def normalise(
     return np.clip(moved, 0.0, 1.0).astype(np.float32)
 
 
+def deskew(img: np.ndarray) -> np.ndarray:
+    """Shear an image so that its principal axis is vertical (moments about the centre)."""
+    m = cv2.moments(img)
+    if abs(m["mu02"]) < 1e-2:
+        return img.copy()
+    skew = m["mu11"] / m["mu02"]
+    size = img.shape[0]
+    warp = np.array([[1, skew, -0.5 * size * skew], [0, 1, 0]], dtype=np.float32)
+    return cv2.warpAffine(
+        img, warp, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
+    )
+
+
+def deskew_batch(x: np.ndarray) -> np.ndarray:
+    """``deskew`` over a batch (N, 28, 28)."""
+    return np.stack([deskew(i) for i in x]) if len(x) else x
+
+
 def normalise_batch(
     crops: Sequence[np.ndarray] | Iterable[np.ndarray] | np.ndarray, *, polarity: str = "auto"
 ) -> np.ndarray:

@@ -11,29 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
+from digitocr.normalise import deskew
 
 MODEL_FILE = "model.skops"
 # skops loads only types we expect; anything else in a file is refused
 ALLOWED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
-
-
-def deskew(img: np.ndarray) -> np.ndarray:
-    """Shear an image so that its principal axis is vertical (moments about the centre)."""
-    m = cv2.moments(img)
-    if abs(m["mu02"]) < 1e-2:
-        return img.copy()
-    skew = m["mu11"] / m["mu02"]
-    size = img.shape[0]
-    warp = np.array([[1, skew, -0.5 * size * skew], [0, 1, 0]], dtype=np.float32)
-    return cv2.warpAffine(
-        img, warp, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR
-    )
 
 
 def features(x: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
 from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
+from digitocr.normalise import deskew_batch
 
 WEIGHTS = "model.keras"
 #: most images per inference call (bounds memory on huge batches)
@@ -32,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "lr_schedule": "constant",
     "lr": 0.001,  # Adam's default
     "init": None,  # start from a trained model's weights (fine-tuning)
+    "deskew": False,  # shear every image upright by its moments, in training and reading
     "seed": 0,
 }
 
@@ -145,7 +147,7 @@ class CNNClassifier(Classifier):
         callbacks: list[Any] = [_progress_callback(keras, progress, int(o["epochs"]))]
         val = None
         if validation is not None and len(validation[1]):
-            val = (check_batch(validation[0])[..., None], _onehot(validation[1]))
+            val = (self._inputs(validation[0]), _onehot(validation[1]))
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=int(o["patience"]), restore_best_weights=True
@@ -158,7 +160,7 @@ class CNNClassifier(Classifier):
                     )
                 )
         hist = self.model.fit(
-            check_batch(x)[..., None],
+            self._inputs(x),
             _onehot(y),
             batch_size=int(o["batch_size"]),
             epochs=int(o["epochs"]),
@@ -173,12 +175,17 @@ class CNNClassifier(Classifier):
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise ModelError("the CNN has not been trained or loaded")
-        x = check_batch(x)[..., None]
+        x = self._inputs(x)
         if len(x) == 0:
             return np.zeros((0, 10), np.float32)
         forward = self._compiled() if self.compiled else self._eager
         out = [forward(x[i : i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
         return np.concatenate(out).astype(np.float32)
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        """A checked batch (N, 28, 28, 1) for the network, deskewed when the option says so."""
+        x = check_batch(x)
+        return (deskew_batch(x) if self.options.get("deskew") else x)[..., None]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

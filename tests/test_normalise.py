@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitocr.normalise import normalise, normalise_batch, stroke_width, to_gray
+from digitocr.normalise import deskew_batch, normalise, normalise_batch, stroke_width, to_gray
 
 
 def drawn(digit: str, *, dark_on_light: bool, size: tuple[int, int] = (90, 60),
@@ -75,3 +75,17 @@ def test_batch() -> None:
     crops = [drawn(d, dark_on_light=True) for d in "0123"]
     assert normalise_batch(crops).shape == (4, 28, 28)
     assert normalise_batch([]).shape == (0, 28, 28)
+
+
+def test_deskew_stands_a_slanted_stroke_upright() -> None:
+    img = np.zeros((28, 28), np.float32)
+    cv2.line(img, (9, 24), (19, 4), 1.0, 3)  # leaning right, about 27 degrees
+    straight = deskew_batch(img[None])[0]
+    def spread(x: np.ndarray) -> int:
+        cols = np.flatnonzero(x.sum(axis=0) > 0.5)
+        return int(cols.max() - cols.min())
+
+    assert (spread(img), spread(straight)) == (14, 6)  # the stroke's own width is left
+    m = cv2.moments(straight)
+    assert abs(m["mu11"] / m["mu02"]) < 0.02
+    assert deskew_batch(np.zeros((0, 28, 28), np.float32)).shape == (0, 28, 28)

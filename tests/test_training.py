@@ -6,12 +6,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from digitocr.backends import load_model, read_metadata, write_metadata
+from digitocr.backends import Classifier, FitResult, load_model, read_metadata, write_metadata
 from digitocr.cli import cli
 from digitocr.errors import ModelError
 
@@ -151,6 +152,55 @@ def test_ensemble_of_trained_members_averages(
     assert members == ["00-fake", "01-fake"]
 
 
+class Table(Classifier):
+    """Fixed probabilities, one row per image (the image's first pixel is its row number)."""
+
+    backend = "table"
+
+    def __init__(self, probs: list[list[float]]) -> None:
+        super().__init__()
+        self.probs = np.asarray(probs, np.float32)
+        self.asked: list[int] = []
+
+    def fit(self, x: np.ndarray, y: np.ndarray, **_: Any) -> FitResult:
+        raise NotImplementedError
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        rows = [int(i[0, 0]) for i in x]
+        self.asked += rows
+        return self.probs[rows]
+
+    def save(self, directory: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> Table:
+        raise NotImplementedError
+
+
+def test_ensemble_cascade_asks_the_other_members_only_where_the_first_is_unsure() -> None:
+    from digitocr_plugins.ensemble import EnsembleClassifier
+
+    def onehot(d: int, p: float) -> list[float]:
+        return [p if k == d else (1 - p) / 9 for k in range(10)]
+
+    first = Table([onehot(3, 0.995), onehot(3, 0.6), onehot(7, 0.98)])
+    second = Table([onehot(5, 0.9), onehot(5, 0.9), onehot(1, 0.99)])
+    x = np.zeros((3, 28, 28), np.float32)
+    x[:, 0, 0] = [0, 1, 2]
+    ens = EnsembleClassifier.from_models([first, second], cascade=0.99)
+    probs = ens.predict_proba(x)
+    assert (first.asked, second.asked) == ([0, 1, 2], [1, 2])
+    np.testing.assert_allclose(probs[0], onehot(3, 0.995), rtol=1e-6)
+    np.testing.assert_allclose(probs[1:], (first.probs[1:] + second.probs[1:]) / 2, rtol=1e-6)
+    assert probs.argmax(axis=1).tolist() == [3, 5, 1]
+    full = EnsembleClassifier.from_models([first, second]).predict_proba(x)
+    assert full.argmax(axis=1).tolist() == [3, 5, 1]  # without the cascade, all rows are voted
+    assert second.asked == [1, 2, 0, 1, 2]
+    with pytest.raises(ModelError, match=r"cascade 1\.5 is not a probability"):
+        EnsembleClassifier.from_models([first], cascade=1.5).predict_proba(x)
+
+
 def test_corrupt_and_incompatible_models(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     write_metadata(bad, {"backend": "cnn", "config": {}})
@@ -273,3 +323,19 @@ def test_a_fine_tuned_model_inherits_the_holdout_of_its_start() -> None:
     tuned = {"train_config": own, "training": {"init_train_config": start}}
     assert saw_holdout(tuned, config)
     assert not saw_holdout({"train_config": own, "training": {"init_train_config": own}}, config)
+
+
+def test_cnn_deskew_option_shears_what_the_network_sees() -> None:
+    import cv2
+    from digitocr_plugins.cnn import CNNClassifier
+
+    from digitocr.normalise import deskew_batch
+
+    x = np.zeros((2, 28, 28), np.float32)
+    x[0, 4:24, 10:13] = 1.0
+    x[1] = cv2.line(np.zeros((28, 28), np.float32), (9, 24), (19, 4), 1.0, 3)
+    assert CNNClassifier()._inputs(x).shape == (2, 28, 28, 1)
+    np.testing.assert_array_equal(CNNClassifier()._inputs(x)[..., 0], x)
+    np.testing.assert_array_equal(CNNClassifier(deskew=True)._inputs(x)[..., 0],
+                                  deskew_batch(x))
+    assert not np.array_equal(deskew_batch(x)[1], x[1])
