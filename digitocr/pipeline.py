@@ -101,12 +101,9 @@ class ReadOptions:
 
 def get_segmenter(name: str) -> Segmenter:
     """The segmenter registered as ``name`` (through ``register_segmenters``)."""
-    from .plugins import get_segmenters
+    from .plugins import registry
 
-    segs = get_segmenters()
-    if name not in segs:
-        raise InputError(f"unknown layout {name!r} (known: {', '.join(sorted(segs))})")
-    fn: Segmenter = segs[name]
+    fn: Segmenter = registry("segmenters").get(name, "layout", InputError)
     return fn
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import DigitOCRError, PluginError
 
 GROUP = "digitocr"
 BUILTIN_DIST = "digitocr"
@@ -44,6 +44,12 @@ class Registry:
 
     def items(self) -> dict[str, Any]:
         return {name: entry.obj for name, entry in self.entries.items()}
+
+    def get(self, name: str, what: str, error: type[DigitOCRError]) -> Any:
+        """The item registered as ``name``; else ``error`` saying which ``what`` are known."""
+        if name not in self.entries:
+            raise error(f"unknown {what} {name!r} (known: {', '.join(sorted(self.entries))})")
+        return self.entries[name].obj
 
 
 def get_plugin_manager() -> pluggy.PluginManager:

@@ -547,10 +547,11 @@ EVEN_CUT = 0.45
 NARROW_CUT = 2.0
 
 #: glyphs from this many digit heights wide may be cut at a thin neck (``_neck``)
-NECK_RATIO = 0.6
+NECK_RATIO = 0.45
 
-#: a neck's column holds at most this fraction of the glyph's inkiest column
-NECK_INK = 0.3
+#: a neck's column holds at most this fraction of the glyph's inkiest column (two 1s leaning
+#: together touch along a stretch of their strokes, not at one point)
+NECK_INK = 0.5
 
 #: prior against cutting at a neck (a broken 6 has one too)
 NECK_PRIOR = 0.15

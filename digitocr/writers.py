@@ -129,10 +129,7 @@ def open_output(path: str | Path | None) -> Iterator[TextIO]:
 
 def get_writer(name: str) -> WriterFactory:
     """The writer factory registered under ``name`` (through ``register_writers``)."""
-    from .plugins import get_writers
+    from .plugins import registry
 
-    writers = get_writers()
-    if name not in writers:
-        raise OutputError(f"unknown output format {name!r} (known: {', '.join(sorted(writers))})")
-    factory: WriterFactory = writers[name]
+    factory: WriterFactory = registry("writers").get(name, "output format", OutputError)
     return factory

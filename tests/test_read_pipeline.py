@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from read_helpers import FontTemplateClassifier, font_model, form_page, save_png, string_image
 
-from digitocr.errors import InputError, TemplateError
+from digitocr.errors import InputError, OutputError, TemplateError
 from digitocr.pipeline import ReadOptions, load_template, read, read_image
 from digitocr.results import validate
+from digitocr.writers import get_writer
 
 __all__ = ["font_model"]
 
@@ -134,9 +135,11 @@ def test_annotate_writes_png(font_model: str, tmp_path: Path) -> None:
     assert (tmp_path / "ann" / "f-p1.png").is_file()
 
 
-def test_unknown_layout(font_model: str) -> None:
-    with pytest.raises(InputError, match="unknown layout 'nope'"):
+def test_unknown_layout_and_format(font_model: str) -> None:
+    with pytest.raises(InputError, match=r"^unknown layout 'nope' \(known: auto, boxes, cheque, digit, string\)$"):
         list(read([], font_model, "nope"))
+    with pytest.raises(OutputError, match=r"^unknown output format 'xml' \(known: csv, json, jsonl\)$"):
+        get_writer("xml")
 
 
 def test_progress_callback(font_model: str, tmp_path: Path) -> None:

@@ -190,3 +190,16 @@ def test_a_one_touching_its_neighbour_may_be_cut_at_the_neck() -> None:
     assert [len(o) for o in seg.options] == [1, 2]  # too narrow for an even cut: the neck only
     one, zero = seg.options[1]
     assert one.bbox[2] < 20 and zero.bbox[2] > 35 and seg.penalties[1] >= 0.15
+
+
+def test_two_ones_leaning_together_may_be_cut_where_they_touch() -> None:
+    img = np.full((160, 200), 255, np.uint8)
+    cv2.line(img, (70, 40), (84, 120), 0, 9)  # a 1 ...
+    cv2.line(img, (112, 40), (88, 120), 0, 9)  # ... leaning into another near its foot
+    cv2.line(img, (150, 45), (148, 120), 0, 9)  # a third 1 apart, for the digit height
+    (f,) = segment_string(img, OPTS)
+    pair = f.segments[0]
+    assert [len(o) for o in pair.options] == [1, 2]
+    left, right = pair.options[1]
+    assert (left.bbox[0], left.bbox[2], right.bbox[0], right.bbox[2]) == (65, 22, 87, 31)
+    assert [len(o) for o in f.segments[1].options] == [1]  # a lone 1 is never cut
