@@ -460,7 +460,8 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
                 continue
             ov = min(p.x1, c.x1) - max(p.x0, c.x0)
             short = p.h < 0.6 * dh or c.h < 0.6 * dh
-            if ov > 0.55 * min(p.w, c.w) and (short or ov > 0.8 * min(p.w, c.w)):
+            if ov > 0.55 * min(p.w, c.w) and (short or ov > 0.8 * min(p.w, c.w)) and not (
+                    _dot(p, dh) and _dot(c, dh)):  # a colon or a dotted stray mark stays dots
                 joined[-1] = p.merged(c)
                 if not short:
                     apart[len(joined) - 1] = [*apart.pop(len(joined) - 1, [p]), c]
@@ -522,6 +523,16 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
         segs.append(seg)
         i += 1
     return segs
+
+
+#: a piece under this many digit heights in both directions is a dot (a lone one is already
+#: read as a separator, below 0.42 digit heights)
+DOT = 0.42
+
+
+def _dot(c: Comp, dh: float) -> bool:
+    """A dot: two of them one above the other are a colon or a dotted mark, not a digit."""
+    return c.h < DOT * dh and c.w < DOT * dh
 
 
 def _top_bar(bar: Comp, body: Comp, dh: float, top: float) -> bool:

@@ -136,9 +136,11 @@ def test_annotate_writes_png(font_model: str, tmp_path: Path) -> None:
 
 
 def test_unknown_layout_and_format(font_model: str) -> None:
-    with pytest.raises(InputError, match=r"^unknown layout 'nope' \(known: auto, boxes, cheque, digit, string\)$"):
+    layouts = r"^unknown layout 'nope' \(known: auto, boxes, cheque, digit, string\)$"
+    with pytest.raises(InputError, match=layouts):
         list(read([], font_model, "nope"))
-    with pytest.raises(OutputError, match=r"^unknown output format 'xml' \(known: csv, json, jsonl\)$"):
+    formats = r"^unknown output format 'xml' \(known: csv, json, jsonl\)$"
+    with pytest.raises(OutputError, match=formats):
         get_writer("xml")
 
 

@@ -203,3 +203,14 @@ def test_two_ones_leaning_together_may_be_cut_where_they_touch() -> None:
     left, right = pair.options[1]
     assert (left.bbox[0], left.bbox[2], right.bbox[0], right.bbox[2]) == (65, 22, 87, 31)
     assert [len(o) for o in f.segments[1].options] == [1]  # a lone 1 is never cut
+
+
+def test_two_dots_one_above_the_other_stay_dots_not_a_one() -> None:
+    img = np.full((160, 240), 255, np.uint8)
+    cv2.ellipse(img, (70, 80), (22, 38), 0, 0, 360, 0, 7)  # a 0 ...
+    cv2.line(img, (140, 42), (140, 118), 0, 7)  # ... a 1 ...
+    cv2.circle(img, (172, 70), 5, 0, -1)  # ... and a colon's dots, a stray mark
+    cv2.circle(img, (173, 96), 5, 0, -1)
+    (f,) = segment_string(img, OPTS)
+    kinds = [[g.kind for g in o] for s in f.segments for o in s.options]
+    assert kinds == [["digit"], ["digit"], ["separator"], ["separator"]]
