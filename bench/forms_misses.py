@@ -30,13 +30,13 @@ def picks(seed: int, pages: int, data: str) -> dict[tuple[str, str], list[int]]:
 
     digits = ms.load_digits(data)
     log: list[int] = []
+    index = ms.Digits.index
 
-    def pick(self: ms.Digits, rng: np.random.Generator, digit: int) -> np.ndarray:
-        j = int(rng.choice(np.flatnonzero(self.y == digit)))
-        log.append(j)
-        return self.x[j]
+    def logged(self: ms.Digits, rng: np.random.Generator, digit: int) -> int:
+        log.append(index(self, rng, digit))
+        return log[-1]
 
-    ms.Digits.pick = pick
+    ms.Digits.index = logged
     out: dict[tuple[str, str], list[int]] = {}
     for i in range(pages):
         log.clear()

@@ -52,14 +52,17 @@ PENS = [(25, 25, 30), (20, 40, 140), (35, 35, 90), (60, 60, 60)]  # RGB
 
 @dataclass
 class Digits:
-    """MNIST test digits: images (N, 28, 28) uint8 ink bright, labels (N,)."""
+    """MNIST digits of one split: images (N, 28, 28) uint8 ink bright, labels (N,)."""
 
     x: np.ndarray
     y: np.ndarray
 
+    def index(self, rng: np.random.Generator, digit: int) -> int:
+        """A random image of ``digit``, by its position in the split."""
+        return int(rng.choice(np.flatnonzero(self.y == digit)))
+
     def pick(self, rng: np.random.Generator, digit: int) -> np.ndarray:
-        idx = np.flatnonzero(self.y == digit)
-        return self.x[int(rng.choice(idx))]
+        return self.x[self.index(rng, digit)]
 
 
 def load_digits(data: str | None, split: str = "test") -> Digits:
