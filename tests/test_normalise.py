@@ -81,6 +81,7 @@ def test_deskew_stands_a_slanted_stroke_upright() -> None:
     img = np.zeros((28, 28), np.float32)
     cv2.line(img, (9, 24), (19, 4), 1.0, 3)  # leaning right, about 27 degrees
     straight = deskew_batch(img[None])[0]
+
     def spread(x: np.ndarray) -> int:
         cols = np.flatnonzero(x.sum(axis=0) > 0.5)
         return int(cols.max() - cols.min())

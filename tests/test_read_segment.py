@@ -160,7 +160,7 @@ def test_cutting_a_glyph_of_one_digits_width_costs_more() -> None:
     (f,) = segment_string(img, OPTS)
     assert [len(s.options[0]) for s in f.segments] == [1, 1]
     narrow, wide = f.segments
-    assert len(narrow.options) == 1  # under 0.8 heights: never cut
+    assert len(narrow.options) == 1  # too narrow for an even cut, and a ring has no neck
     # the wide 0 may be cut (two digits touching look like this too), but each cut pays the
     # prior for a glyph no wider than one digit, on top of the ink it crosses
     assert len(wide.options) > 1 and min(wide.penalties[1:]) >= (1.1 - 82 / 85) * 2.0
