@@ -29,7 +29,7 @@ lint: setup
 test: lint
 	$(BIN)/pytest -q
 
-# Retrain every shipped model from the shared data (about two hours on 2 cores).
+# Retrain every shipped model from the shared data (about two and a half hours on 2 cores).
 models: setup
 	PATH=$(abspath $(BIN)):$$PATH bash bench/train_models.sh
 
