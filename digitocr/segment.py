@@ -574,10 +574,21 @@ APART_PENALTY = 0.5
 #: a piece under this fraction of the digit height is a broken stroke or a speck, not a digit
 STUB_HEIGHT = 0.5
 
+#: cutting a glyph of one digit's width into pieces lower than this many digit heights pays
+#: SHORT_PRIOR per digit height short: two touching digits each stand the line's height, a
+#: digit written lying on its side (a flat 0 or 6) is low as well as narrow
+SHORT_HEIGHT = 0.9
+SHORT_PRIOR = 10.0
 
-def _stub_penalty(pieces: list[GlyphCrop], dh: float) -> float:
-    """Prior against readings that make a digit of a stub (the tail of a broken 6, a speck)."""
-    return 3.0 * sum(1 for p in pieces if p.bbox[3] < STUB_HEIGHT * dh)
+
+def _stub_penalty(pieces: list[GlyphCrop], dh: float, narrow: bool = True) -> float:
+    """Prior against readings that make a digit of a stub (the tail of a broken 6, a speck),
+    and, cutting a ``narrow`` glyph, against pieces lower than the line's digits."""
+    stubs = 3.0 * sum(1 for p in pieces if p.bbox[3] < STUB_HEIGHT * dh)
+    if not narrow:
+        return stubs
+    return stubs + SHORT_PRIOR * sum(
+        max(0.0, SHORT_HEIGHT - max(p.bbox[3] / dh, STUB_HEIGHT)) for p in pieces)
 
 
 def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
@@ -679,7 +690,7 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
         if all(p is not None and p.bbox[2] >= 2 for p in pieces):
             options.append([p for p in pieces if p is not None])
             cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
-            penalties.append(0.3 * cost + prior + _stub_penalty(options[-1], dh))
+            penalties.append(0.3 * cost + prior + _stub_penalty(options[-1], dh, ratio < WIDE))
     if not options:
         return Segment([], [])
     if ratio > WIDE and penalties:

@@ -214,3 +214,20 @@ def test_two_dots_one_above_the_other_stay_dots_not_a_one() -> None:
     (f,) = segment_string(img, OPTS)
     kinds = [[g.kind for g in o] for s in f.segments for o in s.options]
     assert kinds == [["digit"], ["digit"], ["separator"], ["separator"]]
+
+
+def test_a_digit_lying_on_its_side_is_cut_only_at_a_high_price() -> None:
+    img = np.full((160, 620), 255, np.uint8)
+    cv2.line(img, (40, 40), (40, 120), 0, 6)  # a 1, for the digit height
+    cv2.ellipse(img, (120, 92), (38, 24), 0, 0, 360, 0, 6)  # a 0 lying on its side: low
+    cv2.ellipse(img, (240, 80), (38, 38), 0, 0, 360, 0, 6)  # a round 0 as wide: full height
+    cv2.ellipse(img, (380, 92), (34, 24), 0, 0, 360, 0, 6)  # two low 0s touching: wide
+    cv2.ellipse(img, (446, 92), (34, 24), 0, 0, 360, 0, 6)
+    cv2.line(img, (560, 40), (560, 120), 0, 6)
+    (f,) = segment_string(img, OPTS)
+    lying, upright, pair = f.segments[1:4]
+    assert [g.bbox[3] for g in lying.options[0]] == [55]
+    # every cut of the lying 0 gives two digits of 55 px in a line of 87 px digits
+    assert len(lying.options) > 1 and min(lying.penalties[1:]) > 5.0
+    assert len(upright.options) > 1 and max(upright.penalties[1:]) < 1.0
+    assert len(pair.options) > 1 and min(pair.penalties[1:]) < 1.0
