@@ -497,7 +497,9 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
             nxt = joined[j]
             if (nxt.h < 0.42 * dh and nxt.w < 0.8 * dh) or nxt.x0 - merged.x1 > 0.05 * dh:
                 break
-            if merged.merged(nxt).w > 0.85 * dh:
+            # a low piece beside a tall one may be a stroke of it (a 4 written in two strokes)
+            widest = WIDE if min(nxt.h, merged.h) < 0.6 * dh else 0.85
+            if merged.merged(nxt).w > widest * dh:
                 break
             group.append(nxt)
             merged = merged.merged(nxt)

@@ -231,3 +231,17 @@ def test_a_digit_lying_on_its_side_is_cut_only_at_a_high_price() -> None:
     assert len(lying.options) > 1 and min(lying.penalties[1:]) > 5.0
     assert len(upright.options) > 1 and max(upright.penalties[1:]) < 1.0
     assert len(pair.options) > 1 and min(pair.penalties[1:]) < 1.0
+
+
+def test_a_low_stroke_beside_a_tall_one_may_be_one_digit() -> None:
+    img = np.full((160, 360), 255, np.uint8)
+    cv2.line(img, (40, 40), (40, 120), 0, 6)  # a 1, for the digit height
+    cv2.line(img, (130, 40), (95, 82), 0, 6)  # a 4 in two strokes: a low one down and across
+    cv2.line(img, (95, 82), (150, 82), 0, 6)
+    cv2.line(img, (168, 50), (160, 120), 0, 6)  # ... and a tall one beside it, not touching
+    cv2.line(img, (260, 40), (260, 120), 0, 6)
+    (f,) = segment_string(img, OPTS)
+    assert len(f.segments) == 3  # together 0.92 digit heights wide: offered as one glyph too
+    four = f.segments[1]
+    assert [[g.bbox for g in o] for o in four.options] == [
+        [(92, 37, 80, 87)], [(92, 37, 62, 49), (157, 47, 15, 77)]]
