@@ -432,6 +432,11 @@ class Components:
         return GlyphCrop(bbox, img.astype(np.float32), kind, label)
 
 
+#: a piece lower than this many digit heights is part of a digit (a bar, a broken stroke, one
+#: stroke of two), not a digit's whole body
+LOW = 0.6
+
+
 def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) -> list[Segment]:
     """Components of one field → segments left to right, with candidate joins and cuts."""
     comps = [c for c in comps if c.area > 0]
@@ -451,7 +456,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
     # be two digits, one leaning over the other (a slanted 1): kept as an alternative reading
     joined: list[Comp] = []
     apart: dict[int, list[Comp]] = {}
-    top = float(np.median([c.y0 for c in comps if c.h >= 0.6 * dh] or [c.y0 for c in comps]))
+    top = float(np.median([c.y0 for c in comps if c.h >= LOW * dh] or [c.y0 for c in comps]))
     for c in comps:
         if joined:
             p = joined[-1]
@@ -459,7 +464,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
                 joined[-1] = p.merged(c)
                 continue
             ov = min(p.x1, c.x1) - max(p.x0, c.x0)
-            short = p.h < 0.6 * dh or c.h < 0.6 * dh
+            short = p.h < LOW * dh or c.h < LOW * dh
             if ov > 0.55 * min(p.w, c.w) and (short or ov > 0.8 * min(p.w, c.w)) and not (
                     _dot(p, dh) and _dot(c, dh)):  # a colon or a dotted stray mark stays dots
                 joined[-1] = p.merged(c)
@@ -498,7 +503,7 @@ def string_segments(cc: Components, comps: list[Comp], *, max_split: int = 3) ->
             if (nxt.h < 0.42 * dh and nxt.w < 0.8 * dh) or nxt.x0 - merged.x1 > 0.05 * dh:
                 break
             # a low piece beside a tall one may be a stroke of it (a 4 written in two strokes)
-            widest = WIDE if min(nxt.h, merged.h) < 0.6 * dh else 0.85
+            widest = WIDE if min(nxt.h, merged.h) < LOW * dh else 0.85
             if merged.merged(nxt).w > widest * dh:
                 break
             group.append(nxt)
@@ -542,7 +547,7 @@ def _top_bar(bar: Comp, body: Comp, dh: float, top: float) -> bool:
 
     A dash sits at mid-height; the bar of a 5 written in two strokes sits at the digits' top.
     """
-    return _flat(bar, dh) and body.h >= 0.6 * dh and (bar.y0 + bar.y1) / 2 < top + 0.3 * dh
+    return _flat(bar, dh) and body.h >= LOW * dh and (bar.y0 + bar.y1) / 2 < top + 0.3 * dh
 
 
 def _flat(c: Comp, dh: float) -> bool:
@@ -603,7 +608,7 @@ def _sign(cc: Components, c: Comp, dh: float, leading: bool) -> Segment | None:
     bar whose tips stick out above and below the digits' height; it is offered as an
     alternative, cheaper at the start of a string.
     """
-    if c.h < 0.6 * dh or c.area < 8:
+    if c.h < LOW * dh or c.area < 8:
         return None
     own = cc.own(c)
     ys, xs = np.nonzero(own)
