@@ -19,8 +19,18 @@ from digitocr.errors import ModelError
 from digitocr.normalise import deskew
 
 MODEL_FILE = "model.skops"
-# skops loads only types we expect; anything else in a file is refused
-ALLOWED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
+#: the only types, beyond skops's own defaults, that a model file may name: exactly what the
+#: shipped SVM and a freshly trained kNN (brute force or a tree) hold. Exact names, never
+#: prefixes: skops calls some of them while loading, so ``builtins.exec`` or ``numpy.load``
+#: would run whatever the file says.
+ALLOWED_TYPES = frozenset({
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.EuclideanDistance32",
+})
 
 
 def features(x: np.ndarray) -> np.ndarray:
@@ -93,7 +103,7 @@ class SklearnClassifier(Classifier):
             raise ModelError(f"{directory}: no {MODEL_FILE} in this model directory")
         try:
             untrusted = sio.get_untrusted_types(file=path)
-            refused = [t for t in untrusted if not t.startswith(ALLOWED_PREFIXES)]
+            refused = sorted(t for t in untrusted if t not in ALLOWED_TYPES)
             if refused:
                 raise ModelError(f"{path}: refusing to load unexpected types {refused}")
             pipeline = sio.load(path, trusted=untrusted)
