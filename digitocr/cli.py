@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import DigitOCRError
+from .errors import DigitOCRError, ExitCode
+
+EXIT_HELP = (
+    "Exit status: 0 every file read, 1 some files failed (each has an error record), 2 usage "
+    "or bad option, template or model, 3 the output could not be written, 130/143 "
+    "interrupted (SIGINT/SIGTERM)."
+)
 
 
 def echo_err(message: str) -> None:
@@ -18,16 +24,21 @@ def echo_err(message: str) -> None:
 
 
 class Group(click.Group):
-    """Turns domain errors into one clear line and exit status 1 instead of a traceback."""
+    """Turns domain errors into one clear line and their ``ExitCode`` instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DigitOCRError as exc:
-            raise click.ClickException(str(exc)) from exc
+            echo_err(f"Error: {exc}")
+            raise click.exceptions.Exit(int(exc.exit_code)) from exc
+        except KeyboardInterrupt as exc:
+            echo_err("interrupted")
+            raise click.exceptions.Exit(int(ExitCode.INTERRUPTED)) from exc
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_HELP)
 @click.version_option(__version__, prog_name="digitocr")
 def cli() -> None:
     """Read handwritten digits on scanned documents, and train the models that do it."""
@@ -294,7 +305,7 @@ def eda(
     click.echo(str(report))
 
 
-@cli.command()
+@cli.command(epilog=EXIT_HELP)
 @click.argument("paths", nargs=-1, metavar="FILE|DIR|-...")
 @click.option("--model", default="cnn", show_default=True,
               help="Model name (in models/) or directory.")
@@ -326,10 +337,7 @@ def read(
     min_confidence: float, workers: int | None, template: str | None, annotate: str | None,
     dpi: int, polarity: str, deskew: bool, max_pixels: int, quiet: bool,
 ) -> None:
-    """Read handwritten digits from images and PDFs (a folder reads every file in it).
-
-    Exit status: 0 every file read, 1 some files failed (each gets an error record), 2 usage.
-    """
+    """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .io import expand_inputs
     from .pipeline import layouts, load_template
     from .pipeline import read as read_files
@@ -375,7 +383,7 @@ def read(
     if bar is not None:
         bar.render_finish()
     if failed:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(int(ExitCode.FILES_FAILED))
 
 
 def main() -> None:  # pragma: no cover

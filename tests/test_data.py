@@ -164,7 +164,7 @@ def test_cli_reports_bad_data_without_traceback(tmp_path: Path) -> None:
     shutil.copy(folder / "t10k-labels-idx1-ubyte", folder / "t10k-images-idx3-ubyte")
     result = CliRunner().invoke(cli, ["eda", "--data", str(folder), "--split", "test",
                                       "--out", str(tmp_path / "eda")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert result.output.strip().endswith(
         "wrong magic number 0x00000801 (expected 0x00000803, unsigned bytes with 3 dims)"

@@ -75,7 +75,7 @@ def test_usage_errors_exit_2(font_model: str, files: Path) -> None:
 
 def test_bad_model_is_one_clear_line(files: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["read", str(files), "--model", str(tmp_path / "none")])
-    assert r.exit_code == 1 and "no model named" in r.output
+    assert r.exit_code == 2 and "no model named" in r.output
     assert "Traceback" not in r.output
 
 
