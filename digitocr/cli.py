@@ -338,11 +338,12 @@ def read(
     dpi: int, polarity: str, deskew: bool, max_pixels: int, quiet: bool,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
+    from .errors import OutputError
     from .io import expand_inputs
     from .pipeline import layouts, load_template
     from .pipeline import read as read_files
     from .plugins import get_writers
-    from .writers import format_for, get_writer, open_output
+    from .writers import check_output, format_for, get_writer, open_output, same_file
 
     if not paths:
         raise click.UsageError("give at least one file, folder, or - for stdin")
@@ -357,6 +358,12 @@ def read(
     files = expand_inputs(paths)
     if not files:
         raise click.UsageError("no images or PDFs found in the given folders")
+    if output is not None and output != "-":
+        clash = next((f for f in files if same_file(f, output)), None)
+        if clash is not None:
+            raise click.UsageError(f"-o {output} is one of the inputs ({clash}): refusing "
+                                   "to overwrite it")
+        check_output(output)  # before any reading: a bad -o must not cost the whole run
     failed = 0
     import sys
 
@@ -378,8 +385,16 @@ def read(
                 failed += 1
                 if not quiet:
                     echo_err(f"error: {page.error}")
-            writer.write(page)
-        writer.close()
+            try:
+                writer.write(page)
+            except OSError as exc:  # disk full, pipe closed: one line, exit 3, temp removed
+                raise OutputError(f"{output or 'stdout'}: cannot write "
+                                  f"({exc.strerror or exc})") from exc
+        try:
+            writer.close()
+        except OSError as exc:
+            raise OutputError(f"{output or 'stdout'}: cannot write "
+                              f"({exc.strerror or exc})") from exc
     if bar is not None:
         bar.render_finish()
     if failed:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -101,26 +103,92 @@ def format_for(path: str | None, default: str = "json") -> str:
     return default
 
 
-@contextlib.contextmanager
-def open_output(path: str | Path | None) -> Iterator[TextIO]:
-    """stdout for None or ``-``; else a temp file in the target's folder, moved in on success."""
+def _umask() -> int:
+    """This process's umask, read without changing it where Linux allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name the same existing file (links and ``..`` included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: str | Path | None) -> None:
+    """Raise ``OutputError`` now, before any reading, when ``path`` cannot be written."""
     if path is None or str(path) == "-":
-        yield sys.stdout
         return
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise OutputError(f"{target}: is a directory, not an output file")
     if not folder.is_dir():
         raise OutputError(f"{target}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{target}: folder {folder} is not writable")
+    # access() also says no for an immutable file, even to root
+    if target.exists() and not os.access(target, os.W_OK):
+        raise OutputError(f"{target}: file is not writable")
+
+
+def _remove_stale_temps(folder: Path, name: str) -> None:
+    """Temp files of ours whose writer died without cleaning up (SIGKILL, power loss)."""
+    for p in folder.glob(f".{glob.escape(name)}.*.tmp"):
+        pid = p.name[len(name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+@contextlib.contextmanager
+def open_output(path: str | Path | None) -> Iterator[TextIO]:
+    """stdout for None or ``-``; else a temp file in the target's folder, moved in on success.
+
+    The result keeps an existing target's permissions, else gets the umask's (``mkstemp``
+    alone would give 0600). A failure to write raises ``OutputError`` and removes the temp
+    file, leaving any previous target as it was.
+    """
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    check_output(path)
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    if sys.platform.startswith("linux"):
+        _remove_stale_temps(folder, target.name)
+    try:
+        # the pid in the name lets a later run remove this file if we are killed
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=folder)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+            try:
+                fh.flush()
+                os.fchmod(fh.fileno(), mode)
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
