@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import click
 
 from . import __version__
 from .errors import DigitOCRError, ExitCode
+from .io import QUIET_ENV
 
 EXIT_HELP = (
     "Exit status: 0 every file read, 1 some files failed (each has an error record), 2 usage "
@@ -19,8 +21,10 @@ EXIT_HELP = (
 
 
 def echo_err(message: str) -> None:
-    """One progress or diagnostic line on stderr."""
-    click.echo(message, err=True)
+    """One progress or diagnostic line on stderr (control characters escaped: file names)."""
+    from .writers import printable
+
+    click.echo(printable(message), err=True)
 
 
 class Group(click.Group):
@@ -331,7 +335,8 @@ def eda(
 @click.option("--deskew/--no-deskew", default=True, show_default=True, help="Straighten pages.")
 @click.option("--max-pixels", type=click.IntRange(1), default=60_000_000, show_default=True,
               help="Refuse pages larger than this many pixels.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-file error lines.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar, per-file error lines or decoder (libtiff) warnings.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
     min_confidence: float, workers: int | None, template: str | None, annotate: str | None,
@@ -366,6 +371,12 @@ def read(
         check_output(output)  # before any reading: a bad -o must not cost the whole run
     failed = 0
     import sys
+
+    if quiet:
+        from .io import quiet_decoders
+
+        os.environ[QUIET_ENV] = "1"  # spawned workers read it too
+        quiet_decoders()
 
     bar: Any = None if quiet or not sys.stderr.isatty() else click.progressbar(
         length=len(files), file=sys.stderr, label="reading")

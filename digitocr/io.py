@@ -31,6 +31,49 @@ PDF_SUFFIXES = {".pdf"}
 STDIN = "-"
 
 
+#: set (to 1) by ``read -q``: decoders' own warnings are silenced, in workers too
+QUIET_ENV = "DIGITOCR_QUIET"
+
+
+def quiet_decoders() -> None:
+    """Silence decoder warnings: Pillow's Python warnings and libtiff's, which its C library
+    prints straight to stderr ("TIFFReadDirectory: Warning, ...") unless its handler is unset."""
+    import ctypes
+    import warnings
+
+    from PIL import Image
+
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    for lib in _loaded_libtiffs():
+        try:
+            tiff = ctypes.CDLL(lib)
+            tiff.TIFFSetWarningHandler.restype = ctypes.c_void_p
+            tiff.TIFFSetWarningHandler.argtypes = [ctypes.c_void_p]
+            tiff.TIFFSetWarningHandler(None)
+            tiff.TIFFSetWarningHandlerExt.restype = ctypes.c_void_p
+            tiff.TIFFSetWarningHandlerExt.argtypes = [ctypes.c_void_p]
+            tiff.TIFFSetWarningHandlerExt(None)
+        except (OSError, AttributeError):
+            continue
+
+
+def _loaded_libtiffs() -> list[str]:
+    """Paths of the libtiff copies mapped into this process (Pillow's bundled one)."""
+    from PIL import Image  # noqa: F401  (maps Pillow's libraries, libtiff among them)
+
+    try:
+        from PIL import _imaging  # noqa: F401
+    except ImportError:
+        return []
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    found = {ln.split()[-1] for ln in maps if "libtiff" in ln.rsplit("/", 1)[-1]}
+    return sorted(p for p in found if p.startswith("/"))
+
+
 @dataclass
 class Page:
     """One decoded page: ``image`` is uint8 (H, W) gray or (H, W, 3) RGB; ``page`` is 1-based."""

@@ -24,7 +24,15 @@ import numpy as np
 
 from .backends import Classifier, Reader, StringReader, load_reader
 from .errors import DigitOCRError, InputError, TemplateError
-from .io import DEFAULT_DPI, MAX_PIXELS, Page, expand_inputs, load_pages
+from .io import (
+    DEFAULT_DPI,
+    MAX_PIXELS,
+    QUIET_ENV,
+    Page,
+    expand_inputs,
+    load_pages,
+    quiet_decoders,
+)
 from .normalise import normalise
 from .results import BBox, Field, Glyph, PageResult
 from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
@@ -440,6 +448,8 @@ def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
                  forked: bool = False) -> None:
     global _worker_model, _worker_opts
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get(QUIET_ENV):
+        quiet_decoders()
     if threads:
         limit_threads(threads, opencv=not forked)
     _worker_model = resolve_classifier(model)

@@ -12,6 +12,7 @@ import csv
 import glob
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -22,7 +23,43 @@ from typing import Protocol, TextIO
 from .errors import OutputError
 from .results import PageResult
 
-CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h")
+CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h",
+               "error")
+#: a CSV cell starting with one of these is a formula to a spreadsheet: it gets a leading '
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_text(record: object) -> str:
+    """One JSON document; a file name that is not UTF-8 (``os.fsdecode``'s surrogate escapes)
+    stays as ``\\udcXX`` escapes, so that the output is valid UTF-8 and ``os.fsencode``
+    gives the name's bytes back."""
+    text = json.dumps(record, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def csv_text(value: str) -> str:
+    """A CSV cell: bytes that are not UTF-8 become ``\\xHH``; a formula gets a leading '."""
+    if _SURROGATE.search(value):
+        try:
+            value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that no file name decodes to
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def printable(text: str) -> str:
+    """``text`` for a terminal: control characters and undecodable bytes as escapes."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's escape of the byte o - 0xDC00
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif o < 0x20 or 0x7F <= o < 0xA0 or 0xD800 <= o <= 0xDFFF or o in (0x2028, 0x2029):
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class Writer(Protocol):
@@ -45,7 +82,7 @@ class JsonWriter:
 
     def write(self, page: PageResult) -> None:
         self.stream.write("[\n" if self.count == 0 else ",\n")
-        self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False))
+        self.stream.write(json_text(page.to_dict()))
         self.count += 1
 
     def close(self) -> None:
@@ -60,14 +97,15 @@ class JsonlWriter:
         self.stream = stream
 
     def write(self, page: PageResult) -> None:
-        self.stream.write(json.dumps(page.to_dict(), ensure_ascii=False) + "\n")
+        self.stream.write(json_text(page.to_dict()) + "\n")
 
     def close(self) -> None:
         self.stream.flush()
 
 
 class CsvWriter:
-    """One row per field; a page that failed gets one row with no field, flagged for review."""
+    """One row per field; a page that failed gets one row with no field, flagged for review,
+    with the reason in the last column (``error``). Text cells go through ``csv_text``."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -76,13 +114,15 @@ class CsvWriter:
 
     def write(self, page: PageResult) -> None:
         if page.error is not None:
-            self.csv.writerow([page.file, page.page, "", "", "", "true", "", "", "", ""])
+            self.csv.writerow([csv_text(page.file), page.page, "", "", "", "true", "", "", "",
+                               "", csv_text(page.error)])
             return
+        name = csv_text(page.file)
         for f in page.fields:
             x, y, w, h = f.bbox
             self.csv.writerow(
-                [page.file, page.page, f.key, f.text, f"{f.confidence:.4f}",
-                 "true" if f.needs_review else "false", x, y, w, h]
+                [name, page.page, csv_text(f.key), csv_text(f.text), f"{f.confidence:.4f}",
+                 "true" if f.needs_review else "false", x, y, w, h, ""]
             )
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,88 @@ def test_stale_temp_of_a_killed_run_removed(font_model: str, files: Path,
     assert run(str(files), "--model", font_model, "--layout", "string",
                "-o", str(tmp_path / "r.json")).exit_code == 0
     assert not stale.exists()
+
+
+@pytest.fixture
+def odd_names(tmp_path: Path) -> Path:
+    """A folder with a file name that is not UTF-8 and one with a newline and an escape."""
+    import os
+
+    d = tmp_path / "odd"
+    d.mkdir()
+    save_png(string_image("407"), Path(os.fsdecode(bytes(d) + b"/\xff\xfe.png")))
+    save_png(string_image("58"), d / "=cmd\n\x1b[31m.png")
+    (d / "@broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    return d
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_non_utf8_name_kept_losslessly_in_json(font_model: str, odd_names: Path,
+                                               tmp_path: Path, fmt: str) -> None:
+    import os
+
+    out = tmp_path / f"r.{fmt}"
+    r = run(str(odd_names), "--model", font_model, "--layout", "string", "-o", str(out))
+    assert r.exit_code == 1, r.output  # the broken file only
+    text = out.read_text(encoding="utf-8")  # valid UTF-8
+    recs = json.loads(text) if fmt == "json" else [json.loads(ln) for ln in text.splitlines()]
+    names = sorted(os.fsencode(rec["file"]).rsplit(b"/", 1)[1] for rec in recs)
+    assert names == [b"=cmd\n\x1b[31m.png", b"@broken.png", b"\xff\xfe.png"]
+    r = run(str(odd_names), "--model", font_model, "--layout", "string", "--format", fmt)
+    assert "\\udcff\\udcfe.png" in r.stdout  # stdout too: escapes, not invalid UTF-8
+
+
+def test_csv_escapes_error_column_and_formulas(font_model: str, odd_names: Path,
+                                               tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "r.csv"
+    r = run(str(odd_names), "--model", font_model, "--layout", "string", "-o", str(out))
+    assert r.exit_code == 1
+    rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
+    assert rows[0][-1] == "error" and all(len(row) == 11 for row in rows)
+    by_name = {Path(row[0]).name: row for row in rows[1:]}
+    assert by_name["\\xff\\xfe.png"][3] == "407"
+    broken = by_name["@broken.png"]
+    assert broken[5] == "true" and "broken.png: " in broken[10]
+    assert all(not row[10] for name, row in by_name.items() if name != "@broken.png")
+    from digitocr.writers import csv_text
+
+    assert [csv_text(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "x=1", "\\t")] == [
+        "'=1+1", "'+1", "'-2", "'@SUM(A1)", "x=1", "\\t"]
+
+
+def test_stderr_escapes_control_characters(font_model: str, tmp_path: Path) -> None:
+    bad = tmp_path / "a\n\x1b[2Jb.png"
+    bad.write_bytes(b"not an image")
+    r = run(str(bad), "--model", font_model, "--layout", "string")
+    assert r.exit_code == 1
+    assert len(r.stderr.splitlines()) == 1 and "\x1b" not in r.stderr
+    assert "a\\x0a\\x1b[2Jb.png" in r.stderr
+
+
+def test_quiet_silences_libtiff_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+
+    from digitocr.io import _loaded_libtiffs, quiet_decoders
+
+    monkeypatch.setattr("warnings.filters", list(__import__("warnings").filters))
+    quiet_decoders()
+    libs = _loaded_libtiffs()
+    if not libs:
+        pytest.skip("no libtiff mapped in this process")
+    tiff = ctypes.CDLL(libs[0])
+    tiff.TIFFSetWarningHandler.restype = ctypes.c_void_p
+    tiff.TIFFSetWarningHandler.argtypes = [ctypes.c_void_p]
+    assert tiff.TIFFSetWarningHandler(None) is None  # quiet_decoders left no handler
+
+
+def test_csv_neutralises_formula_file_names(font_model: str, odd_names: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+    import io
+
+    monkeypatch.chdir(odd_names)
+    r = run(".", "--model", font_model, "--layout", "string", "--format", "csv")
+    names = sorted(row[0] for row in list(csv.reader(io.StringIO(r.stdout)))[1:])
+    assert names == ["'=cmd\n\x1b[31m.png", "'@broken.png", "\\xff\\xfe.png"]

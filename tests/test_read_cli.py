@@ -33,9 +33,9 @@ def test_csv_exact(font_model: str, files: Path) -> None:
     r = run(str(files), "--model", font_model, "--layout", "string", "--format", "csv")
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == "file,page,field,text,confidence,needs_review,x,y,w,h"
+    assert lines[0] == "file,page,field,text,confidence,needs_review,x,y,w,h,error"
     rows = [ln.split(",") for ln in lines[1:]]
-    assert [(Path(r[0]).name, r[1], r[2], r[3], r[5], r[6:]) for r in rows] == [
+    assert [(Path(r[0]).name, r[1], r[2], r[3], r[5], r[6:10]) for r in rows] == [
         ("a.png", "1", "1", "407", "false", ["0", "0", "262", "120"]),
         ("b.png", "1", "1", "125", "false", ["0", "0", "306", "120"]),
     ]
