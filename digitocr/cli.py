@@ -327,7 +327,8 @@ def eda(
 @click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON of named rectangles to read instead of finding fields.")
 @click.option("--annotate", type=click.Path(file_okay=False), default=None,
-              help="Write annotated page images (PNG) into this folder.")
+              help="Write annotated page images (PNG) into this folder, named by each "
+              "file's path below the inputs' common folder (a/x.jpg-p1.png).")
 @click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True,
               help="Resolution for rendering PDF pages.")
 @click.option("--polarity", type=click.Choice(["auto", "dark", "bright"]), default="auto",

@@ -101,6 +101,8 @@ class ReadOptions:
     deskew: bool = True
     template: Template | None = None
     annotate: Path | None = None
+    #: --annotate names keep each file's path below this folder (the inputs' common folder)
+    annotate_root: str = ""
     glyph_bonus: float = GLYPH_BONUS
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     #: decode pages straight to gray (every built-in layout reads gray; JPEG decodes ~2x faster)
@@ -246,7 +248,7 @@ def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
         fields = classify_fields(find_fields(page.image, opts), classifier, opts)
     result = PageResult(page.file, page.page, page.width, page.height, fields)
     if opts.annotate is not None:
-        annotate(page, result, opts.annotate)
+        annotate(page, result, opts.annotate, opts.annotate_root)
     return result
 
 
@@ -393,7 +395,8 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
                 it.fields, classifier, opts)
             result = PageResult(it.file, it.page, it.width, it.height, fields)
             if opts.annotate is not None and it.image is not None:
-                annotate(Page(it.file, it.page, it.image), result, opts.annotate)
+                annotate(Page(it.file, it.page, it.image), result, opts.annotate,
+                         opts.annotate_root)
         except DigitOCRError:
             raise
         except Exception as exc:
@@ -500,7 +503,7 @@ def read(
         ann.mkdir(parents=True, exist_ok=True)
     opts = ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
-                       annotate=ann)
+                       annotate=ann, annotate_root=_common_folder(files) if ann else "")
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers
@@ -551,7 +554,28 @@ def read(
 # ------------------------------------------------------------------ annotation
 
 
-def annotate(page: Page, result: PageResult, folder: Path) -> Path:
+def _common_folder(files: list[str]) -> str:
+    """The deepest folder holding every input file (stdin aside)."""
+    dirs = [os.path.dirname(os.path.abspath(f)) for f in files if f != "-"]
+    try:
+        return os.path.commonpath(dirs) if dirs else ""
+    except ValueError:  # different drives (Windows)
+        return ""
+
+
+def annotation_path(folder: Path, file: str, page: int, root: str = "") -> Path:
+    """``folder/<path below root>/<file name>-p<page>.png``: files of the same stem in other
+    folders or with another suffix (``a/x.jpg``, ``b/x.png``, ``x.jpg``) never collide."""
+    if file == "<stdin>":
+        return folder / f"stdin-p{page}.png"
+    path = os.path.abspath(file)
+    rel = os.path.relpath(path, root) if root else path.lstrip(os.sep)
+    if rel.startswith(os.pardir):  # not below root (cannot happen with the common folder)
+        rel = path.lstrip(os.sep)
+    return folder / f"{rel}-p{page}.png"
+
+
+def annotate(page: Page, result: PageResult, folder: Path, root: str = "") -> Path:
     """Draw fields (blue), glyphs (green, red when flagged) and texts; write a PNG."""
     import cv2
 
@@ -570,7 +594,9 @@ def annotate(page: Page, result: PageResult, folder: Path) -> Path:
         label = f"{f.key}: {f.text} ({f.confidence:.2f})" + (" REVIEW" if f.needs_review else "")
         cv2.putText(bgr, label, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
                     (0, 0, 255) if f.needs_review else (255, 80, 0), thick)
-    stem = "stdin" if page.file == "<stdin>" else Path(page.file).stem
-    out = folder / f"{stem}-p{page.page}.png"
-    cv2.imwrite(str(out), bgr)
+    out = annotation_path(folder, page.file, page.page, root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ok, png = cv2.imencode(".png", bgr)
+    if ok:  # not cv2.imwrite: it cannot take a name that is not UTF-8
+        out.write_bytes(png.tobytes())
     return out

@@ -232,3 +232,15 @@ def test_csv_neutralises_formula_file_names(font_model: str, odd_names: Path,
     r = run(".", "--model", font_model, "--layout", "string", "--format", "csv")
     names = sorted(row[0] for row in list(csv.reader(io.StringIO(r.stdout)))[1:])
     assert names == ["'=cmd\n\x1b[31m.png", "'@broken.png", "\\xff\\xfe.png"]
+
+
+def test_annotate_names_keep_relative_paths(font_model: str, tmp_path: Path) -> None:
+    root = tmp_path / "scans"
+    for rel in ("a/x.png", "b/x.png", "x.png", "x.jpg"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        save_png(string_image("12"), root / rel)  # PIL picks the format from the suffix
+    ann = tmp_path / "ann"
+    r = run(str(root), "--model", font_model, "--layout", "string", "--annotate", str(ann))
+    assert r.exit_code == 0, r.output
+    assert sorted(str(p.relative_to(ann)) for p in ann.rglob("*.png")) == [
+        "a/x.png-p1.png", "b/x.png-p1.png", "x.jpg-p1.png", "x.png-p1.png"]

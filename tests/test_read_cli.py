@@ -131,4 +131,5 @@ def test_workers_and_template_and_annotate(font_model: str, tmp_path: Path) -> N
     assert r.exit_code == 0
     rows = [ln.split(",")[1:4] for ln in r.stdout.splitlines()[1:]]
     assert rows == [["1", "acct", "40721"], ["1", "acct", "11111"]]
-    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == ["f1-p1.png", "f2-p1.png"]
+    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == ["f1.png-p1.png",
+                                                                   "f2.png-p1.png"]

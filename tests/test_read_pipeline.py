@@ -132,7 +132,7 @@ def test_bad_templates(tmp_path: Path, content: str, message: str) -> None:
 def test_annotate_writes_png(font_model: str, tmp_path: Path) -> None:
     save_png(form_page(), tmp_path / "f.png")
     list(read([tmp_path / "f.png"], font_model, annotate=tmp_path / "ann"))
-    assert (tmp_path / "ann" / "f-p1.png").is_file()
+    assert (tmp_path / "ann" / "f.png-p1.png").is_file()
 
 
 def test_unknown_layout_and_format(font_model: str) -> None:
