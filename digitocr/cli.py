@@ -323,7 +323,8 @@ def eda(
               help="Digits below this confidence read '?', and their field needs_review.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Parallel worker processes (default: the number of cores; fewer than 16 "
-                   "files are then read in-process). Output order stays the input order.")
+                   "files are then read in-process; never more than the files). Output "
+                   "order stays the input order.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON of named rectangles to read instead of finding fields.")
 @click.option("--annotate", type=click.Path(file_okay=False), default=None,
@@ -386,6 +387,12 @@ def read(
         if bar is not None:
             bar.update(1)
 
+    from .pipeline import default_workers
+
+    cores = default_workers()
+    if workers is not None and workers > cores and not quiet:
+        echo_err(f"warning: --workers {workers} is more than the {cores} cores here: "
+                 "they will share them (and each loads the model)")
     factory = get_writer(fmt)
     with open_output(output) as stream:
         writer = factory(stream)

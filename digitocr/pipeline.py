@@ -526,11 +526,13 @@ def read(
         model = str(model)
     method = "fork" if "tensorflow" not in sys.modules and os.name == "posix" else "spawn"
     ctx = multiprocessing.get_context(method)
-    threads = max(1, default_workers() // workers)
     # files go out in chunks (fewer round trips, batched inference inside each worker), small
     # enough that every worker gets several and results come back steadily
     size = max(1, min(BATCH_PAGES, total // (workers * 8)))
-    chunks = iter([files[i : i + size] for i in range(0, total, size)])
+    all_chunks = [files[i : i + size] for i in range(0, total, size)]
+    workers = min(workers, len(all_chunks))  # never more processes than work to give them
+    threads = max(1, default_workers() // workers)
+    chunks = iter(all_chunks)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(model, opts, threads, method == "fork")) as pool:
         pending: deque[tuple[list[str], Future[list[PageResult]]]] = deque()

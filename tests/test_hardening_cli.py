@@ -244,3 +244,24 @@ def test_annotate_names_keep_relative_paths(font_model: str, tmp_path: Path) -> 
     assert r.exit_code == 0, r.output
     assert sorted(str(p.relative_to(ann)) for p in ann.rglob("*.png")) == [
         "a/x.png-p1.png", "b/x.png-p1.png", "x.jpg-p1.png", "x.png-p1.png"]
+
+
+def test_workers_capped_at_files_and_warned_above_cores(
+        font_model: str, files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from digitocr import pipeline
+
+    started: list[int] = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, max_workers: int, **kw: object) -> None:
+            started.append(max_workers)
+            super().__init__(max_workers, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(pipeline, "default_workers", lambda: 2)
+    r = run(str(files), "--model", font_model, "--layout", "string", "--workers", "64")
+    assert r.exit_code == 0, r.output
+    assert started == [2]  # two files: two workers, not 64
+    assert "warning: --workers 64 is more than the 2 cores" in r.stderr
