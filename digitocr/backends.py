@@ -159,10 +159,20 @@ def read_metadata(directory: Path) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{meta_path}: unreadable metadata ({exc})") from exc
+    except RecursionError as exc:
+        raise ModelError(f"{meta_path}: unreadable metadata (nested too deeply)") from exc
     if not isinstance(meta, dict) or "backend" not in meta:
         raise ModelError(f"{meta_path}: metadata has no 'backend' field")
+    if not isinstance(meta["backend"], str) or not meta["backend"]:
+        raise ModelError(f"{meta_path}: 'backend' must be a name (a string), "
+                         f"not {meta['backend']!r:.40}")
+    if not isinstance(meta.get("config", {}), dict):
+        raise ModelError(f"{meta_path}: 'config' must be an object")
     version = meta.get("format_version", FORMAT_VERSION)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"{meta_path}: 'format_version' must be a positive integer, "
+                         f"not {version!r:.40}")
+    if version > FORMAT_VERSION:
         raise ModelError(
             f"{meta_path}: format version {version} is newer than this digitocr supports"
         )

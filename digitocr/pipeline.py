@@ -42,6 +42,10 @@ GLYPH_BONUS = 0.0
 Progress = Callable[[int, int, str], None]
 
 
+#: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
+MAX_TEMPLATE_COORD = 1e7
+
+
 @dataclass
 class TemplateField:
     """A named rectangle of a template, read with its own layout."""
@@ -64,11 +68,13 @@ def load_template(path: str | Path) -> Template:
     """Read ``--template FILE``: ``{"width", "height", "fields": [{"name", "bbox", "layout"}]}``."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except OSError as exc:
         raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise TemplateError(f"{p}: template is not valid JSON (nested too deeply)") from exc
     raw = data.get("fields") if isinstance(data, dict) else data
     if not isinstance(raw, list) or not raw:
         raise TemplateError(f"{p}: template needs a non-empty 'fields' list")
@@ -77,16 +83,34 @@ def load_template(path: str | Path) -> Template:
         if not isinstance(f, dict):
             raise TemplateError(f"{p}: field {i + 1} is not an object")
         bbox = f.get("bbox")
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, (int, float)) for v in bbox) or bbox[2] <= 0
-                or bbox[3] <= 0):
-            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0")
+        if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_number, bbox))
+                or bbox[2] < 1 or bbox[3] < 1):
+            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h], finite "
+                                "numbers with w, h >= 1")
         name = f.get("name", str(i + 1))
+        layout = f.get("layout", "auto")
+        if not isinstance(name, (str, int)) or isinstance(name, bool) or not isinstance(
+                layout, str):
+            raise TemplateError(f"{p}: field {i + 1}: 'name' and 'layout' must be strings")
         x, y, w, h = (round(v) for v in bbox)
-        fields.append(TemplateField(str(name), (x, y, w, h), str(f.get("layout", "auto"))))
-    width = data.get("width") if isinstance(data, dict) else None
-    height = data.get("height") if isinstance(data, dict) else None
-    return Template(fields, int(width) if width else None, int(height) if height else None)
+        fields.append(TemplateField(str(name), (x, y, w, h), layout))
+    sizes = []
+    for key in ("width", "height"):
+        v = data.get(key) if isinstance(data, dict) else None
+        if v is not None and not (_number(v) and v >= 1):
+            raise TemplateError(f"{p}: '{key}' must be a finite number >= 1, not {v!r:.40}")
+        sizes.append(round(v) if v is not None else None)
+    return Template(fields, sizes[0], sizes[1])
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _number(v: object) -> bool:
+    """A finite int or float (not a bool, NaN or an infinity), with room for pixel maths."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and abs(v) < MAX_TEMPLATE_COORD)
 
 
 @dataclass

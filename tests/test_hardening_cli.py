@@ -265,3 +265,45 @@ def test_workers_capped_at_files_and_warned_above_cores(
     assert r.exit_code == 0, r.output
     assert started == [2]  # two files: two workers, not 64
     assert "warning: --workers 64 is more than the 2 cores" in r.stderr
+
+
+@pytest.mark.parametrize("meta", [
+    {"backend": "cnn", "config": [1, 2]},
+    {"backend": 7},
+    {"backend": ["cnn"]},
+    {"backend": "cnn", "format_version": "1"},
+    {"backend": "cnn", "format_version": True},
+    "[" * 100_000 + "]" * 100_000,
+])
+def test_malformed_metadata_is_a_clear_error(files: Path, tmp_path: Path,
+                                             meta: object) -> None:
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "metadata.json").write_text(meta if isinstance(meta, str) else json.dumps(meta))
+    r = run(str(files), "--model", str(d))
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"Error: {d}/metadata.json: ") and r.exception is not None
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("template", [
+    '{"fields": [{"bbox": [0, 0, NaN, 10]}]}',
+    '{"fields": [{"bbox": [0, 0, Infinity, 10]}]}',
+    '{"fields": [{"bbox": [0, 0, -Infinity, 10]}]}',
+    '{"fields": [{"bbox": [0, 0, "10", 10]}]}',
+    '{"fields": [{"bbox": [0, 0, true, 10]}]}',
+    '{"fields": [{"bbox": [0, 0, 1e400, 10]}]}',
+    '{"width": NaN, "fields": [{"bbox": [0, 0, 10, 10]}]}',
+    '{"width": "wide", "fields": [{"bbox": [0, 0, 10, 10]}]}',
+    '{"height": 0.2, "fields": [{"bbox": [0, 0, 10, 10]}]}',
+    '{"fields": [{"bbox": [0, 0, 10, 10], "layout": ["boxes"]}]}',
+    "[" * 100_000 + "]" * 100_000,
+    '{"fields": ' + "[" * 100_000 + "]" * 100_000 + "}",
+])
+def test_malformed_template_is_a_clear_error(font_model: str, files: Path, tmp_path: Path,
+                                             template: str) -> None:
+    t = tmp_path / "t.json"
+    t.write_text(template)
+    r = run(str(files), "--model", font_model, "--template", str(t))
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"Error: {t}: ") and len(r.stderr.splitlines()) == 1
