@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from digitocr import hookimpl
+from digitocr.cells import segment_cell, segment_page_or_cell
 from digitocr.segment import BUILTIN
 
 
 @hookimpl
 def register_segmenters(register: Any) -> None:
-    """auto, boxes, string, digit, cheque."""
-    for name, fn in BUILTIN.items():
+    """auto, boxes, string, digit, cheque (``string`` and ``auto`` clean a cut cell first)."""
+    layouts = {**BUILTIN, "auto": segment_page_or_cell, "string": segment_cell}
+    for name, fn in layouts.items():
         register(name, fn)

@@ -1,0 +1,260 @@
+"""One cell cut from a scan (a ledger cell, an amount box): clear what is not writing, find the ink.
+
+Archives and row-id datasets cut a column's cell with what surrounds it: the scan's black
+border, the column's printed rules, an underline, a neighbour's words cut by the crop, a line of
+printed text. Read as they are, those become confident ``1``s. Before any glyph is formed:
+
+1. the scan border (large solid dark regions touching the crop's edge) is taken out;
+2. long straight rules are taken out: vertical runs at least ``RuleSizes.rule`` times the
+   height of the tallest other writing, horizontal runs at least that times its height (an
+   underline or a rule; strokes that cross one keep their pixels);
+3. the remaining ink is grouped (components closer than ``RuleSizes.gap`` heights) and the
+   group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
+   edge. Everything else (printed captions, fragments of neighbours) is dropped.
+
+All sizes are in units of the estimated writing height, so the rules hold at any resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .segment import (
+    BBox,
+    FieldCrops,
+    Rules,
+    SegmentOptions,
+    binarise,
+    cc_stats,
+    find_rules,
+    gray_u8,
+    ink_map,
+    prepare,
+    remove_rules,
+    segment_auto,
+    segment_string,
+)
+
+
+@dataclass(frozen=True)
+class CellRules:
+    """The decisions of cell cleaning, in units of the writing height ``wh`` where they are one."""
+
+    #: a dark region is scan border when it is at least this fraction of the crop's short side
+    #: thick (far thicker than any pen stroke) and touches the crop's edge
+    border: float = 0.08
+    #: gray below this fraction of the paper's level is "dark" for the border test
+    border_dark: float = 0.55
+    #: a straight run this many writing heights long (and thin) is a printed rule
+    rule: float = 1.8
+    #: a rule is at most this many writing heights thick
+    rule_thick: float = 0.25
+    #: components closer than this many writing heights side by side (half that one above the
+    #: other) belong to one group of writing
+    gap: float = 0.6
+    #: a group touching the crop's edge counts this much less (a neighbour cut by the crop)
+    edge_factor: float = 0.35
+    #: a group lower than this fraction of the tallest group's height is small print or a speck
+    small: float = 0.55
+    #: the writing's box is read with this many writing heights of paper round it
+    pad: float = 0.25
+    #: ``auto`` reads an image whose long side is at most this many pixels, and that has no
+    #: printed boxes, as one cell (a cut ledger cell or amount, not a page)
+    cell_side: int = 700
+
+
+RULES = CellRules()
+
+
+@dataclass
+class Cell:
+    """The cleaned binary ink of a cell and the box of its writing (None: no writing found)."""
+
+    mask: np.ndarray  # uint8 0/1, only the writing kept
+    ink: np.ndarray  # float32 ink map [0, 1]
+    box: BBox | None
+    #: the gray crop with everything but the writing painted paper-white
+    gray: np.ndarray | None = None
+
+
+def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
+    """Solid dark regions touching the crop's edge (a scan's black border), as uint8 0/1."""
+    h, w = gray.shape
+    paper = float(np.percentile(gray, 90))
+    dark = (gray < rules.border_dark * paper).astype(np.uint8)
+    k = max(3, round(rules.border * min(h, w)))
+    solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    if not solid.any():
+        return solid
+    n, labels, stats, _ = cc_stats(solid, 8, centroids=False)
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch, _ = (int(v) for v in stats[i])
+        keep[i] = x == 0 or y == 0 or x + cw >= w or y + ch >= h
+    out = keep[labels].astype(np.uint8)
+    # the border's ragged edge and its shadow belong to it
+    return cv2.dilate(out, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
+
+
+#: a piece more elongated than this is a line, not writing, when estimating the writing height
+LINE_ASPECT = 12.0
+
+
+def _writing_height(mask: np.ndarray) -> float:
+    """The height of the writing: the tallest of the three inkiest pieces that are not lines."""
+    n, _, stats, _ = cc_stats(mask, 8, centroids=False)
+    if n <= 1:
+        return 0.0
+    hs = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
+    ws = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
+    area = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    aspect = np.maximum(hs, ws) / np.maximum(np.minimum(hs, ws), 1.0)
+    frame = (hs >= 0.8 * mask.shape[0]) & (ws >= 0.8 * mask.shape[1])
+    ok = (area >= 6) & ~frame & (aspect < LINE_ASPECT)
+    if not ok.any():
+        return 0.0
+    inkiest = np.argsort(-np.where(ok, area, -1.0))[: min(3, int(ok.sum()))]
+    return float(hs[inkiest].max())
+
+
+def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
+    """Long thin straight runs in ``mask`` (vertical and horizontal), as ``segment.Rules``."""
+    h, w = mask.shape
+    length = max(8, round(rules.rule * wh))
+    thick = max(2, round(rules.rule_thick * wh))
+    found = []
+    for horizontal in (True, False):
+        out = np.zeros_like(mask)
+        found.append(out)
+        if (w if horizontal else h) < length:
+            continue
+        ksize = (length, 1) if horizontal else (1, length)  # OpenCV sizes are (cols, rows)
+        # dashed and broken rules: bridge gaps along the line first (a digit's pieces bridged
+        # this way still make no long thin straight run)
+        gap = max(1, round(rules.gap * wh))
+        bridged = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(
+            cv2.MORPH_RECT, (gap, 1) if horizontal else (1, gap)))
+        run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN,
+                               cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
+        n, labels, stats, _ = cc_stats(run, 8, centroids=False)
+        for i in range(1, n):
+            cw, ch, area = (int(stats[i, j]) for j in (2, 3, 4))
+            long_side = cw if horizontal else ch
+            if long_side >= length and area / max(long_side, 1) <= thick:
+                out[labels == i] = 1
+    return Rules(found[0] & mask, found[1] & mask, thick, [])
+
+
+def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RULES) -> Cell:
+    """The cell's writing without border, rules and stray pieces, and the box round it."""
+    gray = gray_u8(image)
+    ink = ink_map(gray, polarity)
+    mask = binarise(ink).mask
+    border = np.zeros_like(mask)
+    if polarity != "bright":
+        border = border_mask(gray, rules)
+        mask = mask & (1 - border)
+    wh = _writing_height(mask)
+    if wh <= 0:
+        return Cell(np.zeros_like(mask), ink, None, None)
+    lines = rule_masks(mask, wh, rules)
+    if lines.horizontal.any() or lines.vertical.any():
+        # strokes that cross a rule keep their pixels there
+        mask = remove_rules(mask, lines)
+        wh = _writing_height(mask) or wh
+    box, keep = _main_group(mask, wh, rules)
+    clean = gray
+    if border.any():  # a reader of the gray would see the border's edge as a stroke
+        clean = gray.copy()
+        clean[border > 0] = int(np.percentile(gray, 10 if polarity == "bright" else 90))
+    return Cell(keep, ink, box, clean)
+
+
+def cell_crop(cell: Cell, rules: CellRules = RULES) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The cleaned gray round the writing (``rules.pad`` heights of paper) and its offset."""
+    if cell.box is None or cell.gray is None:
+        return None
+    x, y, w, h = cell.box
+    pad = max(2, round(rules.pad * h))
+    H, W = cell.gray.shape[:2]
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(W, x + w + pad), min(H, y + h + pad)
+    return cell.gray[y0:y1, x0:x1], (x0, y0)
+
+
+def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """The whole image is one field: a cell's writing, read without border, rules, neighbours."""
+    h, w = image.shape[:2]
+    got = cell_crop(clean_cell(image, opts.polarity))
+    if got is None:
+        return [FieldCrops((0, 0, w, h), [], kind="string")]
+    sub, (dx, dy) = got
+    (inner,) = segment_string(sub, opts)
+    for seg in inner.segments:
+        for opt in seg.options:
+            for g in opt:
+                gx, gy, gw, gh = g.bbox
+                g.bbox = (gx + dx, gy + dy, gw, gh)
+    return [FieldCrops((0, 0, w, h), inner.segments, kind="string")]
+
+
+def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
+    """``auto``: a small image without printed boxes is one cell; anything else a page."""
+    if max(image.shape[:2]) <= RULES.cell_side:
+        p = prepare(image, opts, deskew=False)
+        if not find_rules(p.mask).cells:
+            return segment_cell(image, opts)
+    return segment_auto(image, opts)
+
+
+def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | None, np.ndarray]:
+    """The group of components that is the cell's writing, and the mask of only that group."""
+    h, w = mask.shape
+    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    if n <= 1:
+        return None, np.zeros_like(mask)
+    g = max(1, round(rules.gap * wh))
+    joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
+    gn, glabels, gstats, _ = cc_stats(joined, 8, centroids=False)
+    best, best_score, best_h = 0, 0.0, 0
+    heights = []
+    for i in range(1, gn):
+        ids = np.unique(labels[(glabels == i) & (mask > 0)])
+        ids = ids[ids > 0]
+        if not len(ids):
+            heights.append(0)
+            continue
+        x0 = int(stats[ids, 0].min())
+        y0 = int(stats[ids, 1].min())
+        x1 = int((stats[ids, 0] + stats[ids, 2]).max())
+        y1 = int((stats[ids, 1] + stats[ids, 3]).max())
+        heights.append(y1 - y0)
+    tallest = max(heights) if heights else 0
+    for i in range(1, gn):
+        ids = np.unique(labels[(glabels == i) & (mask > 0)])
+        ids = ids[ids > 0]
+        if not len(ids) or heights[i - 1] < rules.small * tallest:
+            continue
+        x0 = int(stats[ids, 0].min())
+        y0 = int(stats[ids, 1].min())
+        x1 = int((stats[ids, 0] + stats[ids, 2]).max())
+        y1 = int((stats[ids, 1] + stats[ids, 3]).max())
+        area = float(stats[ids, 4].sum())
+        score = area * (y1 - y0)
+        if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
+            score *= rules.edge_factor
+        if score > best_score:
+            best, best_score, best_h = i, score, y1 - y0
+    if not best:
+        return None, np.zeros_like(mask)
+    del best_h
+    ids = np.unique(labels[(glabels == best) & (mask > 0)])
+    ids = ids[ids > 0]
+    keep = np.isin(labels, ids).astype(np.uint8)
+    ys, xs = np.nonzero(keep)
+    box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
+           int(ys.max() - ys.min() + 1))
+    return box, keep
