@@ -13,6 +13,8 @@ from . import __version__
 from .errors import DigitOCRError, ExitCode
 from .io import QUIET_ENV
 
+#: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
+DEFAULT_FILE_TIMEOUT = 120.0
 EXIT_HELP = (
     "Exit status: 0 every file read, 1 some files failed (each has an error record), 2 usage "
     "or bad option, template or model, 3 the output could not be written, 130/143 "
@@ -337,12 +339,17 @@ def eda(
 @click.option("--deskew/--no-deskew", default=True, show_default=True, help="Straighten pages.")
 @click.option("--max-pixels", type=click.IntRange(1), default=60_000_000, show_default=True,
               help="Refuse pages larger than this many pixels.")
+@click.option("--timeout-per-file", type=click.FloatRange(0), default=DEFAULT_FILE_TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="A file that takes longer to decode and segment gets an error record and "
+              "the batch goes on (0: no limit).")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, per-file error lines or decoder (libtiff) warnings.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
     min_confidence: float, workers: int | None, template: str | None, annotate: str | None,
-    dpi: int, polarity: str, deskew: bool, max_pixels: int, quiet: bool,
+    dpi: int, polarity: str, deskew: bool, max_pixels: int, timeout_per_file: float,
+    quiet: bool,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .errors import OutputError
@@ -399,7 +406,7 @@ def read(
         for page in read_files(files, model, layout, min_confidence=min_confidence,
                                template=tmpl, annotate=annotate, workers=workers, dpi=dpi,
                                polarity=polarity, deskew=deskew, max_pixels=max_pixels,
-                               progress=progress):
+                               progress=progress, timeout_per_file=timeout_per_file or None):
             if page.error is not None:
                 failed += 1
                 if not quiet:

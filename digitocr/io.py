@@ -7,9 +7,12 @@ one-line reason.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
+import math
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -191,7 +194,7 @@ def count_pages(path: str) -> int | None:
 
 def load_pages(
     path: str | Path, *, dpi: int = DEFAULT_DPI, max_pixels: int = MAX_PIXELS,
-    gray: bool = False,
+    gray: bool = False, timeout: float | None = None,
 ) -> Iterator[Page]:
     """Yield the pages of one file (``-`` reads stdin), decoding one page at a time.
 
@@ -202,7 +205,8 @@ def load_pages(
     name = str(path)
     if name == STDIN:
         data = sys.stdin.buffer.read()
-        yield from _load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray)
+        yield from _load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray,
+                               timeout=timeout)
         return
     p = Path(name)
     _check_path(name)
@@ -215,14 +219,15 @@ def load_pages(
     if size == 0:
         raise InputError(f"{name}: empty file (0 bytes)")
     if head.startswith(b"%PDF"):
-        yield from _pdf_pages(name, name, dpi=dpi, max_pixels=max_pixels, gray=gray)
+        yield from _pdf_pages(name, name, dpi=dpi, max_pixels=max_pixels, gray=gray,
+                              timeout=timeout)
         return
     with p.open("rb") as fh:
         yield from _image_pages(fh, name, max_pixels=max_pixels, gray=gray)
 
 
 def _load_bytes(data: bytes, name: str, *, dpi: int, max_pixels: int,
-                gray: bool = False) -> Iterator[Page]:
+                gray: bool = False, timeout: float | None = None) -> Iterator[Page]:
     if not data:
         raise InputError(f"{name}: empty input (0 bytes)")
     if data.startswith(b"%PDF"):
@@ -230,7 +235,8 @@ def _load_bytes(data: bytes, name: str, *, dpi: int, max_pixels: int,
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            yield from _pdf_pages(tmp, name, dpi=dpi, max_pixels=max_pixels, gray=gray)
+            yield from _pdf_pages(tmp, name, dpi=dpi, max_pixels=max_pixels, gray=gray,
+                                  timeout=timeout)
         finally:
             os.unlink(tmp)
         return
@@ -324,19 +330,45 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
 # ---------------------------------------------------------------- PDF
 
 
-def _pdfinfo(path: str) -> dict[str, Any]:
+def _pdfinfo(path: str, first: int | None = None, last: int | None = None,
+             timeout: float | None = None) -> dict[str, Any]:
     from pdf2image import pdfinfo_from_path
-    from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
+    from pdf2image.exceptions import (
+        PDFInfoNotInstalledError,
+        PDFPageCountError,
+        PDFPopplerTimeoutError,
+        PDFSyntaxError,
+    )
 
     try:
-        return dict(pdfinfo_from_path(path))
+        pages: dict[str, Any] = {} if first is None else {"first_page": first, "last_page": last}
+        return dict(pdfinfo_from_path(path, **pages, **_timeout_kw(timeout)))
     except PDFInfoNotInstalledError as exc:
         raise InputError("reading PDF needs poppler-utils (pdfinfo, pdftoppm) installed") from exc
+    except PDFPopplerTimeoutError as exc:
+        raise FileTimeout(f"{path}: pdfinfo timed out after {timeout:g} s") from exc
     except (PDFPageCountError, PDFSyntaxError, ValueError) as exc:
         text = str(exc)
         if "password" in text.lower() or "encrypt" in text.lower():
             raise InputError(f"{path}: encrypted PDF (password protected)") from exc
         raise InputError(f"{path}: broken or unreadable PDF ({_first_line(text)})") from exc
+
+
+def _timeout_kw(timeout: float | None) -> dict[str, Any]:
+    # pdf2image takes whole seconds; never round a short limit down to "none"
+    return {} if not timeout else {"timeout": max(1, math.ceil(timeout))}
+
+
+def pdf_page_sizes(info: dict[str, Any]) -> dict[int, tuple[float, float]]:
+    """Page number → (width, height) in points, from ``pdfinfo -f 1 -l N``'s output."""
+    sizes: dict[int, tuple[float, float]] = {}
+    for key, value in info.items():
+        m = re.fullmatch(r"Page\s+(\d+) size", key)
+        if m:
+            with contextlib.suppress(IndexError, ValueError):
+                parts = str(value).split()
+                sizes[int(m.group(1))] = (float(parts[0]), float(parts[2]))
+    return sizes
 
 
 def _first_line(text: str) -> str:
@@ -345,21 +377,29 @@ def _first_line(text: str) -> str:
 
 
 def _pdf_pages(path: str, name: str, *, dpi: int, max_pixels: int,
-               gray: bool = False) -> Iterator[Page]:
+               gray: bool = False, timeout: float | None = None) -> Iterator[Page]:
     from pdf2image import convert_from_path
-    from pdf2image.exceptions import PDFPageCountError, PDFSyntaxError
+    from pdf2image.exceptions import PDFPageCountError, PDFPopplerTimeoutError, PDFSyntaxError
 
-    info = _pdfinfo(path)
+    info = _pdfinfo(path, timeout=timeout)
     if str(info.get("Encrypted", "no")).lower().startswith("yes"):
         raise InputError(f"{name}: encrypted PDF (password protected)")
     pages = int(info.get("Pages", 0) or 0)
     if pages <= 0:
         raise InputError(f"{name}: PDF has no pages")
-    size = str(info.get("Page size", ""))
+    # every page's size, not only the first's: a later huge page must be refused before
+    # pdftoppm renders it (into gigabytes, or a silent 1x1 image when it gives up)
+    sizes = pdf_page_sizes(_pdfinfo(path, 1, pages, timeout=timeout))
     for i in range(1, pages + 1):
-        _check_pdf_size(size, dpi, max_pixels, name, i)
+        if i not in sizes:
+            raise InputError(f"{name}: page {i} has no size (broken PDF)")
+        _check_pdf_size(sizes[i], dpi, max_pixels, name, i)
         try:
-            imgs = convert_from_path(path, dpi=dpi, first_page=i, last_page=i, grayscale=gray)
+            imgs = convert_from_path(path, dpi=dpi, first_page=i, last_page=i, grayscale=gray,
+                                     **_timeout_kw(timeout))
+        except PDFPopplerTimeoutError as exc:
+            raise FileTimeout(f"{name}: page {i} timed out after {timeout:g} s "
+                              "(--timeout-per-file)") from exc
         except (PDFPageCountError, PDFSyntaxError, OSError, ValueError) as exc:
             raise InputError(f"{name}: page {i} cannot be rendered ({exc})") from exc
         if not imgs:
@@ -374,16 +414,41 @@ def _pdf_pages(path: str, name: str, *, dpi: int, max_pixels: int,
         yield Page(name, i, pil_to_array(im))
 
 
-def _check_pdf_size(size: str, dpi: int, max_pixels: int, name: str, page: int) -> None:
-    # pdfinfo's "Page size: 595.276 x 841.89 pts (A4)" is the first page's; a cheap early check
-    try:
-        parts = size.split()
-        w_pt, h_pt = float(parts[0]), float(parts[2])
-    except (IndexError, ValueError):
-        return
+def _check_pdf_size(size: tuple[float, float], dpi: int, max_pixels: int, name: str,
+                    page: int) -> None:
+    w_pt, h_pt = size
     px = (w_pt / 72 * dpi) * (h_pt / 72 * dpi)
-    if px > max_pixels * 1.05:
+    if px > max_pixels * 1.05 or px < 1:
         raise InputError(
             f"{name}: page {page} at {dpi} dpi would be {px / 1e6:.0f} Mpx, over the "
-            f"{max_pixels / 1e6:.0f} Mpx limit (lower --dpi)"
+            f"{max_pixels / 1e6:.0f} Mpx limit (lower --dpi)" if px >= 1 else
+            f"{name}: page {page} is {w_pt:g} x {h_pt:g} pt: no pixels at {dpi} dpi"
         )
+
+
+class FileTimeout(InputError):
+    """One file took longer than ``--timeout-per-file``."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, name: str) -> Iterator[None]:
+    """Raise ``FileTimeout`` in this block after ``seconds`` (SIGALRM: main thread, POSIX;
+    elsewhere no limit). Python code is stopped between bytecodes; a long C call ends first."""
+    import signal
+    import threading
+
+    if (not seconds or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise FileTimeout(f"{name}: timed out after {seconds:g} s (--timeout-per-file)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

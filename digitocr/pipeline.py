@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,7 +29,9 @@ from .io import (
     DEFAULT_DPI,
     MAX_PIXELS,
     QUIET_ENV,
+    FileTimeout,
     Page,
+    deadline,
     expand_inputs,
     load_pages,
     quiet_decoders,
@@ -37,6 +40,9 @@ from .normalise import normalise
 from .results import BBox, Field, Glyph, PageResult
 from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
 
+#: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
+#: timeout, which also kills pdftoppm, gets to fire first
+TIMEOUT_GRACE = 2.0
 #: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
 GLYPH_BONUS = 0.0
 Progress = Callable[[int, int, str], None]
@@ -129,6 +135,8 @@ class ReadOptions:
     annotate_root: str = ""
     glyph_bonus: float = GLYPH_BONUS
     segment: SegmentOptions = field(default_factory=SegmentOptions)
+    #: seconds one file may take to decode and segment (``--timeout-per-file``); None: no limit
+    timeout: float | None = None
     #: decode pages straight to gray (every built-in layout reads gray; JPEG decodes ~2x faster)
     gray: bool = True
 
@@ -291,12 +299,18 @@ def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None =
 
 def _pages(path: str, opts: ReadOptions) -> Iterator[Page | PageResult]:
     """Decode the pages of one file, one at a time; what cannot be decoded is an error record."""
-    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray)
+    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray,
+                       timeout=opts.timeout)
     n = 0
     name = "<stdin>" if path == "-" else path
+    start = time.monotonic()
     while True:
         try:
-            page = next(pages)
+            # the file's whole budget, less what its earlier pages took; a little grace so
+            # that pdf2image's own timeout (which kills pdftoppm) fires first
+            left = opts.timeout - (time.monotonic() - start) if opts.timeout else None
+            with deadline(None if left is None else max(left, 0.0) + TIMEOUT_GRACE, name):
+                page = next(pages)
         except StopIteration:
             return
         except InputError as exc:
@@ -321,11 +335,17 @@ def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[Page
             yield page
             continue
         try:
-            yield read_page(page, classifier, opts)
+            with deadline(opts.timeout, page.file):
+                result = read_page(page, classifier, opts)
+        except FileTimeout as exc:  # the file's time is up: its later pages are not read
+            yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
+            return
         except DigitOCRError:
             raise
         except Exception as exc:
             yield _page_failed(page, exc)
+            continue
+        yield result  # outside the deadline: the caller's time is not this file's
 
 
 # ------------------------------------------------------------------ batches of pages
@@ -355,7 +375,11 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
             yield page
             continue
         try:
-            fields = find_fields(page.image, opts)
+            with deadline(opts.timeout, page.file):
+                fields = find_fields(page.image, opts)
+        except FileTimeout as exc:  # the file's time is up: its later pages are not read
+            yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
+            return
         except DigitOCRError:
             raise
         except Exception as exc:
@@ -507,6 +531,7 @@ def read(
     deskew: bool = True,
     max_pixels: int = MAX_PIXELS,
     progress: Progress | None = None,
+    timeout_per_file: float | None = None,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
@@ -527,7 +552,8 @@ def read(
         ann.mkdir(parents=True, exist_ok=True)
     opts = ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
-                       annotate=ann, annotate_root=_common_folder(files) if ann else "")
+                       annotate=ann, annotate_root=_common_folder(files) if ann else "",
+                       timeout=timeout_per_file or None)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers

@@ -97,3 +97,95 @@ def test_fifo_is_a_record_not_a_hang(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "p.png")
     with pytest.raises(InputError, match="not a regular file"):
         list(load_pages(tmp_path / "p.png"))
+
+
+HAS_POPPLER = __import__("shutil").which("pdfinfo") is not None
+
+
+def _pdf(path: Path, sizes: list[tuple[float, float]]) -> Path:
+    pypdf = pytest.importorskip("pypdf")
+    w = pypdf.PdfWriter()
+    for width, height in sizes:
+        w.add_blank_page(width=width, height=height)
+    with path.open("wb") as fh:
+        w.write(fh)
+    return path
+
+
+@pytest.mark.skipif(not HAS_POPPLER, reason="needs poppler-utils")
+def test_every_pdf_page_size_checked_before_rendering(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import pdf2image
+
+    pdf = _pdf(tmp_path / "d.pdf", [(200, 200), (14400, 14400), (200, 200)])
+    rendered: list[int] = []
+    real = pdf2image.convert_from_path
+
+    def convert(path: str, **kw: object) -> object:
+        rendered.append(int(kw["first_page"]))  # type: ignore[call-overload]
+        return real(path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pdf2image, "convert_from_path", convert)
+    pages = load_pages(pdf, dpi=72, max_pixels=1_000_000)
+    assert next(pages).page == 1
+    with pytest.raises(InputError, match=r"page 2 at 72 dpi would be 207 Mpx, over the 1 Mpx"):
+        next(pages)
+    assert rendered == [1]  # page 2 never went to pdftoppm
+
+
+@pytest.mark.skipif(not HAS_POPPLER, reason="needs poppler-utils")
+def test_oversized_later_page_is_an_error_record(font_model: str, tmp_path: Path) -> None:
+    pdf = _pdf(tmp_path / "d.pdf", [(200, 200), (14400, 14400)])
+    recs = list(read([pdf], font_model, "string", dpi=72, max_pixels=1_000_000))
+    assert [(r.page, r.error is None) for r in recs] == [(1, True), (2, False)]
+    assert "page 2 at 72 dpi would be 207 Mpx" in str(recs[1].error)
+
+
+@pytest.mark.skipif(not HAS_POPPLER, reason="needs poppler-utils")
+def test_pdftoppm_timeout_is_an_error_record(font_model: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import pdf2image
+    from pdf2image.exceptions import PDFPopplerTimeoutError
+
+    seen: list[object] = []
+
+    def convert(path: str, **kw: object) -> object:
+        seen.append(kw.get("timeout"))
+        raise PDFPopplerTimeoutError("Run poppler poppler timeout.")
+
+    monkeypatch.setattr(pdf2image, "convert_from_path", convert)
+    pdf = _pdf(tmp_path / "d.pdf", [(200, 200)])
+    save_png(string_image("7"), tmp_path / "e.png")
+    recs = list(read([pdf, tmp_path / "e.png"], font_model, "string", timeout_per_file=5))
+    assert seen == [5]
+    assert "page 1 timed out after 5 s (--timeout-per-file)" in str(recs[0].error)
+    assert recs[1].error is None and recs[1].fields[0].text == "7"
+
+
+def test_timeout_per_file_stops_a_slow_file(font_model: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from click.testing import CliRunner
+
+    from digitocr import pipeline
+    from digitocr.cli import cli
+
+    real = pipeline.find_fields
+
+    def slow(image: object, opts: pipeline.ReadOptions) -> object:
+        if image.shape[1] == 262:  # type: ignore[attr-defined]  # the "407" image only
+            time.sleep(30)
+        return real(image, opts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "find_fields", slow)
+    save_png(string_image("407"), tmp_path / "a.png")
+    save_png(string_image("58"), tmp_path / "b.png")
+    t0 = time.monotonic()
+    r = CliRunner().invoke(cli, ["read", str(tmp_path), "--model", font_model, "--layout",
+                                 "boxes", "--timeout-per-file", "0.5", "--format", "jsonl"])
+    assert time.monotonic() - t0 < 10
+    assert r.exit_code == 1, r.output
+    recs = [__import__("json").loads(ln) for ln in r.stdout.splitlines()]
+    assert "a.png: timed out after 0.5 s (--timeout-per-file)" in recs[0]["error"]
+    assert "error" not in recs[1]
