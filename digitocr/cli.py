@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import DigitOCRError, ExitCode
+from .errors import DigitOCRError, ExitCode, Interrupted, Terminated
 from .io import QUIET_ENV
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
@@ -20,6 +22,37 @@ EXIT_HELP = (
     "or bad option, template or model, 3 the output could not be written, 130/143 "
     "interrupted (SIGINT/SIGTERM)."
 )
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted``/``Terminated`` here, once: later ones are
+    ignored, so that the clean-up they start (killing workers, removing the temp output) is
+    not itself interrupted. Outside the main thread: nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kinds = (signal.SIGINT, signal.SIGTERM)
+    stopped = []
+
+    def stop(signum: int, frame: object) -> None:
+        for k in kinds:
+            signal.signal(k, signal.SIG_IGN)
+        stopped.append(signum)
+        if signum == signal.SIGTERM:
+            raise Terminated("terminated (SIGTERM)")
+        raise Interrupted("interrupted (SIGINT)")
+
+    previous = {k: signal.signal(k, stop) for k in kinds}
+    try:
+        yield
+    finally:
+        if not stopped:  # once stopping, stay deaf until the process exits
+            for k, handler in previous.items():
+                signal.signal(k, handler)
 
 
 def echo_err(message: str) -> None:
@@ -401,7 +434,7 @@ def read(
         echo_err(f"warning: --workers {workers} is more than the {cores} cores here: "
                  "they will share them (and each loads the model)")
     factory = get_writer(fmt)
-    with open_output(output) as stream:
+    with stop_on_signals(), open_output(output) as stream:
         writer = factory(stream)
         for page in read_files(files, model, layout, min_confidence=min_confidence,
                                template=tmpl, annotate=annotate, workers=workers, dpi=dpi,

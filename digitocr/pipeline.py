@@ -9,6 +9,7 @@ read in a process pool and results still come back in input order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import multiprocessing
@@ -460,6 +461,9 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
 #: (TensorFlow import, model load: seconds) costs more than reading a few pages
 POOL_MIN_FILES = 16
 
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
+
 _worker_model: Reader | None = None
 _worker_opts: ReadOptions | None = None
 
@@ -495,9 +499,24 @@ def limit_threads(n: int, opencv: bool = True) -> None:
             pass
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when its parent dies, even by SIGKILL; Ctrl-C is
+    the parent's to handle (it kills the pool), not a traceback in every worker."""
+    import ctypes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if parent and os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
-                 forked: bool = False) -> None:
+                 forked: bool = False, parent: int = 0) -> None:
     global _worker_model, _worker_opts
+    _die_with_parent(parent)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ.get(QUIET_ENV):
         quiet_decoders()
@@ -583,8 +602,9 @@ def read(
     workers = min(workers, len(all_chunks))  # never more processes than work to give them
     threads = max(1, default_workers() // workers)
     chunks = iter(all_chunks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(model, opts, threads, method == "fork")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(model, opts, threads, method == "fork", os.getpid()))
+    try:
         pending: deque[tuple[list[str], Future[list[PageResult]]]] = deque()
         finished = 0
         for chunk in chunks:
@@ -601,6 +621,23 @@ def read(
             nxt = next(chunks, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(_work, nxt)))
+    except BaseException:  # Ctrl-C, SIGTERM, the consumer gone: stop now, wait for nothing
+        _kill_pool(pool)
+        raise
+    pool.shutdown()
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers and drop queued work: ``shutdown(wait=True)`` would wait for every
+    running chunk (and a second Ctrl-C there used to hang)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(1)
 
 
 # ------------------------------------------------------------------ annotation
