@@ -54,7 +54,9 @@ class CellRules:
     rule_thick: float = 0.25
     #: components closer than this many writing heights side by side (half that one above the
     #: other) belong to one group of writing
-    gap: float = 0.6
+    gap: float = 1.0
+    #: a piece cut by the crop's side edge joins the writing only this many heights from it
+    near: float = 0.6
     #: a group touching the crop's edge counts this much less (a neighbour cut by the crop)
     edge_factor: float = 0.35
     #: a group lower than this fraction of the tallest group's height is small print or a speck
@@ -101,6 +103,8 @@ def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
 
 #: a piece more elongated than this is a line, not writing, when estimating the writing height
 LINE_ASPECT = 12.0
+#: a piece across most of the crop that fills less than this share of its box is rules
+FRAME_FILL = 0.08
 
 
 def _writing_height(mask: np.ndarray) -> float:
@@ -112,7 +116,10 @@ def _writing_height(mask: np.ndarray) -> float:
     ws = stats[1:, cv2.CC_STAT_WIDTH].astype(float)
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     aspect = np.maximum(hs, ws) / np.maximum(np.minimum(hs, ws), 1.0)
-    frame = (hs >= 0.8 * mask.shape[0]) & (ws >= 0.8 * mask.shape[1])
+    # a frame, or rules meeting at a corner: across most of the crop, and nearly empty inside
+    spans = (hs >= 0.8 * mask.shape[0]) | (ws >= 0.8 * mask.shape[1])
+    frame = spans & ((area / np.maximum(hs * ws, 1.0) < FRAME_FILL)
+                     | ((hs >= 0.8 * mask.shape[0]) & (ws >= 0.8 * mask.shape[1])))
     ok = (area >= 6) & ~frame & (aspect < LINE_ASPECT)
     if not ok.any():
         return 0.0
@@ -186,11 +193,14 @@ def cell_crop(cell: Cell, rules: CellRules = RULES) -> tuple[np.ndarray, tuple[i
 
 
 def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
-    """The whole image is one field: a cell's writing, read without border, rules, neighbours."""
+    """The whole image is one field: a cell's writing, read without border, rules, neighbours.
+
+    The field's box is the writing's, with ``RULES.pad`` heights of paper round it (what a
+    whole-string reader should see); no writing gives an empty field over the whole image."""
     h, w = image.shape[:2]
     got = cell_crop(clean_cell(image, opts.polarity))
     if got is None:
-        return [FieldCrops((0, 0, w, h), [], kind="string")]
+        return [FieldCrops((0, 0, w, h), [], kind="cell")]
     sub, (dx, dy) = got
     (inner,) = segment_string(sub, opts)
     for seg in inner.segments:
@@ -198,7 +208,7 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
             for g in opt:
                 gx, gy, gw, gh = g.bbox
                 g.bbox = (gx + dx, gy + dy, gw, gh)
-    return [FieldCrops((0, 0, w, h), inner.segments, kind="string")]
+    return [FieldCrops((dx, dy, sub.shape[1], sub.shape[0]), inner.segments, kind="cell")]
 
 
 def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
@@ -208,6 +218,24 @@ def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldC
         if not find_rules(p.mask).cells:
             return segment_cell(image, opts)
     return segment_auto(image, opts)
+
+
+def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: float,
+                            rules: CellRules) -> np.ndarray:
+    """Drop pieces cut by the crop's left or right edge that stand apart from the rest (more
+    than ``rules.near`` writing heights): a neighbouring column's words, not this cell's."""
+    if len(ids) < 2:
+        return ids
+    x0 = stats[ids, 0]
+    x1 = x0 + stats[ids, 2]
+    keep = np.ones(len(ids), bool)
+    for k in range(len(ids)):
+        if x0[k] > 0 and x1[k] < width:
+            continue
+        others = np.delete(np.arange(len(ids)), k)
+        gap = np.maximum(x0[others] - x1[k], x0[k] - x1[others]).clip(min=0).min()
+        keep[k] = gap <= rules.near * wh
+    return ids[keep] if keep.any() else ids
 
 
 def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | None, np.ndarray]:
@@ -252,7 +280,7 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
         return None, np.zeros_like(mask)
     del best_h
     ids = np.unique(labels[(glabels == best) & (mask > 0)])
-    ids = ids[ids > 0]
+    ids = _without_cut_neighbours(ids[ids > 0], stats, w, wh, rules)
     keep = np.isin(labels, ids).astype(np.uint8)
     ys, xs = np.nonzero(keep)
     box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),

@@ -273,7 +273,12 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
 
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
-    if isinstance(classifier, StringReader):
+    if getattr(classifier, "backend", None) == "auto":
+        from .combined import AutoReader, read_fields as read_combined
+
+        assert isinstance(classifier, AutoReader)
+        fields = read_combined(page.image, classifier, opts)
+    elif isinstance(classifier, StringReader):
         from .strings import read_fields
 
         fields = read_fields(page.image, classifier, opts)

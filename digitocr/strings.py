@@ -194,19 +194,23 @@ def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> l
     out: list[Field] = []
     for n, ((box, name), crop) in enumerate(zip(boxes, crops, strict=True), start=1):
         r = next(readings) if crop is not None else StringReading("", 0.0)
-        out.append(_field(n, box, name, r, opts.min_confidence))
+        out.append(field_from_reading(n, box, name, r, opts.min_confidence))
     return out
 
 
-def _field(n: int, box: tuple[int, int, int, int], name: str | None, r: StringReading,
-           min_conf: float) -> Field:
+def field_from_reading(n: int, box: tuple[int, int, int, int], name: str | None,
+                       r: StringReading, min_conf: float,
+                       glyph_box: tuple[int, int, int, int] | None = None) -> Field:
+    """A Field from a string reading; its characters' spans laid over ``glyph_box`` (the crop
+    the reader saw; default the field's box)."""
     x, y, w, h = (int(v) for v in box)
+    gx0, gy0, gw0, gh0 = (int(v) for v in (glyph_box or box))
     glyphs = []
     for c in r.chars:
-        gx = x + round(c.start * w)
-        gw = max(1, round((c.end - c.start) * w))
+        gx = gx0 + round(c.start * gw0)
+        gw = max(1, round((c.end - c.start) * gw0))
         label = c.label if c.confidence >= min_conf else "?"
-        glyphs.append(Glyph((gx, y, gw, h), label, c.confidence, list(c.alternatives)))
+        glyphs.append(Glyph((gx, gy0, gw, gh0), label, c.confidence, list(c.alternatives)))
     text = "".join(g.label for g in glyphs) if glyphs else r.text
     review = min_conf > 0 and (r.confidence < min_conf or "?" in text or not text)
     return Field(n, (x, y, w, h), text, float(r.confidence), bool(review), glyphs, name)

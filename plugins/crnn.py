@@ -20,6 +20,7 @@ import numpy as np
 
 from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
+from digitocr.combined import AutoReader
 from digitocr.errors import ModelError
 from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
 from digitocr.strings import (
@@ -293,6 +294,7 @@ def _epoch_callback(keras: Any, reader: CRNNReader, progress: Progress | None, e
 @hookimpl
 def register_string_readers(register: Any) -> None:
     register("crnn", CRNNReader)
+    register("auto", AutoReader)
 
 
 __all__ = ["CRNNReader", "build_network", "ctc_loss", "encode_labels"]
