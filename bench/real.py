@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from orand import split as orand_split  # noqa: E402
-from score import iou  # noqa: E402
+from orand import split as orand_split
+from score import iou
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -246,8 +246,8 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
         return None, np.zeros_like(mask)
     g = max(1, round(rules.gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
-    gn, glabels, gstats, _ = cc_stats(joined, 8, centroids=False)
-    best, best_score, best_h = 0, 0.0, 0
+    gn, glabels, _, _ = cc_stats(joined, 8, centroids=False)
+    best, best_score = 0, 0.0
     heights = []
     for i in range(1, gn):
         ids = np.unique(labels[(glabels == i) & (mask > 0)])
@@ -275,10 +275,9 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
         if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
             score *= rules.edge_factor
         if score > best_score:
-            best, best_score, best_h = i, score, y1 - y0
+            best, best_score = i, score
     if not best:
         return None, np.zeros_like(mask)
-    del best_h
     ids = np.unique(labels[(glabels == best) & (mask > 0)])
     ids = _without_cut_neighbours(ids[ids > 0], stats, w, wh, rules)
     keep = np.isin(labels, ids).astype(np.uint8)

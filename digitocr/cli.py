@@ -346,16 +346,18 @@ def eda(
 
 @cli.command(epilog=EXIT_HELP)
 @click.argument("paths", nargs=-1, metavar="FILE|DIR|-...")
-@click.option("--model", default="cnn", show_default=True,
-              help="Model name (in models/) or directory.")
+@click.option("--model", default="auto", show_default=True,
+              help="Model name (in models/) or directory. auto: free strings and cut cells by "
+              "the whole-string reader, checked by the digit CNN; combs and digits by the CNN.")
 @click.option("--layout", default="auto", show_default=True,
               help="Page layout: auto, boxes, string, digit, cheque (or a plugin's).")
 @click.option("--format", "fmt", default=None,
               help="Output format: json, jsonl, csv (default: from --output's suffix, else json).")
 @click.option("-o", "--output", default=None,
               help="Output file (written atomically); default stdout.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Digits below this confidence read '?', and their field needs_review.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Fields below this confidence need review (digits under it read '?') "
+              "[default: the model's own threshold, 0.9 for auto].")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Parallel worker processes (default: the number of cores; fewer than 16 "
                    "files are then read in-process; never more than the files). Output "
@@ -380,7 +382,7 @@ def eda(
               help="No progress bar, per-file error lines or decoder (libtiff) warnings.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
-    min_confidence: float, workers: int | None, template: str | None, annotate: str | None,
+    min_confidence: float | None, workers: int | None, template: str | None, annotate: str | None,
     dpi: int, polarity: str, deskew: bool, max_pixels: int, timeout_per_file: float,
     quiet: bool,
 ) -> None:

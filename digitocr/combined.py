@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backends import Classifier, FitResult, Progress, StringReader, load_model
-from .backends import load_string_reader
+from .backends import Classifier, FitResult, Progress, StringReader, load_model, load_string_reader
 from .errors import ModelError
 from .results import Field
 from .strings import StringReading

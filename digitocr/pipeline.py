@@ -91,9 +91,9 @@ def load_template(path: str | Path) -> Template:
             raise TemplateError(f"{p}: field {i + 1} is not an object")
         bbox = f.get("bbox")
         if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_number, bbox))
-                or bbox[2] < 1 or bbox[3] < 1):
-            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h], finite "
-                                "numbers with w, h >= 1")
+                or bbox[2] <= 0 or bbox[3] <= 0):
+            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0 "
+                                "(finite numbers)")
         name = f.get("name", str(i + 1))
         layout = f.get("layout", "auto")
         if not isinstance(name, (str, int)) or isinstance(name, bool) or not isinstance(
@@ -274,7 +274,8 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
     if getattr(classifier, "backend", None) == "auto":
-        from .combined import AutoReader, read_fields as read_combined
+        from .combined import AutoReader
+        from .combined import read_fields as read_combined
 
         assert isinstance(classifier, AutoReader)
         fields = read_combined(page.image, classifier, opts)
@@ -541,12 +542,29 @@ def resolve_classifier(model: str | Path | Reader) -> Reader:
     return model if isinstance(model, (Classifier, StringReader)) else load_reader(str(model))
 
 
+#: the model ``read`` uses when none is named
+DEFAULT_MODEL = "auto"
+
+
+def review_threshold(model: str | Path | Reader) -> float:
+    """The model's own ``--min-confidence`` default (``config.min_confidence`` in its metadata,
+    chosen on real held-out data), 0 when it names none."""
+    if isinstance(model, (Classifier, StringReader)):
+        config = (getattr(model, "metadata", None) or {}).get("config", model.options)
+    else:
+        from .backends import read_metadata, resolve_model_dir
+
+        config = read_metadata(resolve_model_dir(str(model))).get("config", {})
+    value = config.get("min_confidence", 0.0) if isinstance(config, dict) else 0.0
+    return float(value) if isinstance(value, (int, float)) and 0 <= value <= 1 else 0.0
+
+
 def read(
     paths: Iterable[str | Path],
-    model: str | Path | Reader = "cnn",
+    model: str | Path | Reader = DEFAULT_MODEL,
     layout: str = "auto",
     *,
-    min_confidence: float = 0.0,
+    min_confidence: float | None = None,
     template: Template | str | Path | None = None,
     annotate: str | Path | None = None,
     workers: int | None = 1,
@@ -561,8 +579,11 @@ def read(
 
     Yields one PageResult per page, in input order, with ``error`` set on pages or files that
     could not be read. ``workers=None`` means one worker process per core, with small batches
-    (under ``POOL_MIN_FILES`` files) read in this process.
+    (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
+    model's own review threshold (``review_threshold``).
     """
+    if min_confidence is None:
+        min_confidence = review_threshold(model)
     files = expand_inputs(paths)
     get_segmenter(layout)  # fail early on an unknown layout
     tmpl = template if isinstance(template, Template) or template is None else load_template(

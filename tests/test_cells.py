@@ -1,0 +1,110 @@
+"""Cut cells (ledger cells, amount crops): border, rules and neighbours go before glyphs form;
+``--model auto`` reads strings with the string reader, checked by the digit classifier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from digitocr import pipeline
+from digitocr.backends import StringReader
+from digitocr.cells import clean_cell, segment_cell, segment_page_or_cell
+from digitocr.combined import DISAGREE, AutoReader
+from digitocr.combined import read_fields as read_combined
+from digitocr.results import Field
+from digitocr.segment import SegmentOptions
+from digitocr.strings import StringReading
+
+#: where the synthetic cell's number is drawn (x0, y0, x1, y1)
+NUMBER = (50, 80, 100, 112)
+
+
+def ledger_cell(number: bool = True) -> np.ndarray:
+    """A cell as archives cut them: black scan border at the left, the column's rule at the
+    right, a rule at the top, a line of small print at the bottom, a number in the middle."""
+    img = np.full((210, 140), 235, np.uint8)
+    img[:, :38] = 18  # scan border, touching the crop's edge
+    img[:, 126:128] = 40  # the column's vertical rule
+    img[6:8, 40:140] = 40  # a horizontal rule joining it at the top corner
+    cv2.putText(img, "Trykt for", (44, 200), cv2.FONT_HERSHEY_PLAIN, 0.7, 60, 1)
+    if number:
+        cv2.putText(img, "26", (52, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 20, 2)
+    return img
+
+
+def test_clean_cell_keeps_the_number_only() -> None:
+    cell = clean_cell(ledger_cell())
+    assert cell.box is not None
+    x, y, w, h = cell.box
+    nx0, ny0, nx1, ny1 = NUMBER
+    assert nx0 - 4 <= x and x + w <= nx1 + 6 and ny0 - 14 <= y and y + h <= ny1 + 4
+    assert not cell.mask[:, :40].any(), "the scan border's edge is not writing"
+    assert not cell.mask[:, 124:].any(), "the column's rule is not writing"
+    assert not cell.mask[185:].any(), "the printed caption is not the cell's writing"
+
+
+def test_segment_cell_is_one_field_round_the_writing() -> None:
+    (f,) = segment_cell(ledger_cell(), SegmentOptions())
+    assert f.kind == "cell"
+    x, y, w, h = f.bbox
+    assert x >= 38 and x + w <= 126 and h < 80
+    glyphs = [g.bbox for s in f.segments for g in s.options[0]]
+    assert glyphs and all(38 <= gx and gx + gw <= 126 for gx, _, gw, _ in glyphs)
+
+
+def test_auto_layout_reads_a_small_image_as_a_cell() -> None:
+    (f,) = segment_page_or_cell(ledger_cell(), SegmentOptions())
+    assert f.kind == "cell"
+
+
+class FixedReader(StringReader):
+    """A string reader that reads every crop as ``text`` with ``confidence``."""
+
+    backend = "fixed"
+
+    def __init__(self, text: str = "26", confidence: float = 0.96, **options: Any) -> None:
+        super().__init__(**options)
+        self.text, self.confidence = text, confidence
+
+    def fit(self, crops: list[np.ndarray], labels: list[str], **kw: Any) -> Any:
+        raise NotImplementedError
+
+    def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [(self.text, self.confidence) for _ in crops]
+
+    def read_detailed(self, crops: list[np.ndarray], polarity: str = "auto") -> list[StringReading]:
+        return [StringReading(self.text, self.confidence) for _ in crops]
+
+    def save(self, directory: Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, Any]) -> FixedReader:
+        return cls(**options)
+
+
+@pytest.mark.parametrize(("digit_text", "confidence", "review"),
+                         [("26", 0.96, False), ("28", 0.96 * DISAGREE, True)])
+def test_auto_reader_checks_strings_against_the_digit_classifier(
+        monkeypatch: pytest.MonkeyPatch, digit_text: str, confidence: float,
+        review: bool) -> None:
+    def per_digit(fields: list[Any], classifier: Any, opts: Any) -> list[Field]:
+        return [Field(n, f.bbox, digit_text, 0.99, False, [], f.name)
+                for n, f in enumerate(fields, start=1)]
+
+    monkeypatch.setattr(pipeline, "classify_fields", per_digit)
+    reader = AutoReader()
+    reader.digits, reader.strings = object(), FixedReader()  # type: ignore[assignment]
+    opts = pipeline.ReadOptions(layout="string", min_confidence=0.9)
+    (f,) = read_combined(ledger_cell(), reader, opts)
+    assert (f.text, f.confidence, f.needs_review) == ("26", pytest.approx(confidence), review)
+
+
+def test_review_threshold_comes_from_the_model() -> None:
+    assert pipeline.review_threshold("auto") == 0.9
+    assert pipeline.review_threshold(FixedReader(min_confidence=0.75)) == 0.75
+    assert pipeline.review_threshold(FixedReader()) == 0.0
