@@ -129,7 +129,7 @@ def _walk(folder: str, seen: frozenset[tuple[int, int]]) -> list[str]:
     seen = seen | {(st.st_dev, st.st_ino)}
     out: list[str] = []
     for e in entries:
-        path = os.path.join(folder, e.name)
+        path = str(Path(folder, e.name))  # as Path.rglob spelt it: "x.png", not "./x.png"
         try:
             if e.is_dir():
                 out.extend(_walk(path, seen))
