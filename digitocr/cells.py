@@ -49,7 +49,9 @@ class CellRules:
     #: gray below this fraction of the paper's level is "dark" for the border test
     border_dark: float = 0.55
     #: a straight run this many writing heights long (and thin) is a printed rule
-    rule: float = 1.8
+    rule: float = 2.5
+    #: gaps of a dashed or broken rule, bridged before runs are measured
+    dash_gap: float = 0.25
     #: a rule is at most this many writing heights thick
     rule_thick: float = 0.25
     #: components closer than this many writing heights side by side (half that one above the
@@ -141,7 +143,7 @@ def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
         ksize = (length, 1) if horizontal else (1, length)  # OpenCV sizes are (cols, rows)
         # dashed and broken rules: bridge gaps along the line first (a digit's pieces bridged
         # this way still make no long thin straight run)
-        gap = max(1, round(rules.gap * wh))
+        gap = max(1, round(rules.dash_gap * wh))
         bridged = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(
             cv2.MORPH_RECT, (gap, 1) if horizontal else (1, gap)))
         run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN,
@@ -216,7 +218,8 @@ def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldC
     if max(image.shape[:2]) <= RULES.cell_side:
         p = prepare(image, opts, deskew=False)
         if not find_rules(p.mask).cells:
-            return segment_cell(image, opts)
+            fields = segment_cell(image, opts)
+            return fields if fields[0].segments else []  # a blank image has no field
     return segment_auto(image, opts)
 
 

@@ -50,10 +50,10 @@ def test_clean_cell_keeps_the_number_only() -> None:
 def test_segment_cell_is_one_field_round_the_writing() -> None:
     (f,) = segment_cell(ledger_cell(), SegmentOptions())
     assert f.kind == "cell"
-    x, y, w, h = f.bbox
+    x, _y, w, h = f.bbox
     assert x >= 38 and x + w <= 126 and h < 80
     glyphs = [g.bbox for s in f.segments for g in s.options[0]]
-    assert glyphs and all(38 <= gx and gx + gw <= 126 for gx, _, gw, _ in glyphs)
+    assert glyphs and all(gx >= 38 and gx + gw <= 126 for gx, _, gw, _ in glyphs)
 
 
 def test_auto_layout_reads_a_small_image_as_a_cell() -> None:

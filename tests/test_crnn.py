@@ -249,7 +249,7 @@ def test_builtin_crnn_is_registered() -> None:
 
     assert plugins.get_string_readers()["crnn"] is CRNNReader
     info = {p["name"]: p for p in plugins.describe()}
-    assert info["crnn"]["string_readers"] == ["crnn"]
+    assert info["crnn"]["string_readers"] == ["auto", "crnn"]
     assert "crnn" not in plugins.get_classifiers()
 
 
