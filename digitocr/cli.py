@@ -356,7 +356,7 @@ def eda(
 @click.option("-o", "--output", default=None,
               help="Output file (written atomically); default stdout.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
-              help="Fields below this confidence need review (digits under it read '?') "
+              help="Fields below this confidence need review (their text keeps the best reading) "
               "[default: the model's own threshold, 0.9 for auto].")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Parallel worker processes (default: the number of cores; fewer than 16 "

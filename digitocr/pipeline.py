@@ -257,7 +257,7 @@ def _glyph(g: GlyphCrop, probs: np.ndarray, index: dict[int, int], min_conf: flo
     p = probs[index[id(g)]]
     top = np.argsort(-p, kind="stable")[:3]
     conf = float(p[top[0]])
-    label = str(int(top[0])) if conf >= min_conf else "?"
+    label = str(int(top[0]))  # the best guess stays; the field's review flag says "unsure"
     alts = [(str(int(k)), float(p[k])) for k in top]
     return Glyph(g.bbox, label, conf, alts)
 

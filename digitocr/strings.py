@@ -209,7 +209,7 @@ def field_from_reading(n: int, box: tuple[int, int, int, int], name: str | None,
     for c in r.chars:
         gx = gx0 + round(c.start * gw0)
         gw = max(1, round((c.end - c.start) * gw0))
-        label = c.label if c.confidence >= min_conf else "?"
+        label = c.label  # the best guess stays; the field's review flag says "unsure"
         glyphs.append(Glyph((gx, gy0, gw, gh0), label, c.confidence, list(c.alternatives)))
     text = "".join(g.label for g in glyphs) if glyphs else r.text
     review = min_conf > 0 and (r.confidence < min_conf or "?" in text or not text)

@@ -104,7 +104,7 @@ def test_min_confidence_option(font_model: str, tmp_path: Path) -> None:
     r = run(str(tmp_path / "f.png"), "--model", font_model, "--min-confidence", "1.0",
             "--format", "csv")
     rows = [ln.split(",") for ln in r.stdout.splitlines()[1:]]
-    assert [(row[3].count("?") > 0, row[5]) for row in rows] == [(True, "true")] * 3
+    assert [(row[3].count("?") > 0, row[5]) for row in rows] == [(False, "true")] * 3
 
 
 def test_stdin(font_model: str) -> None:
