@@ -8,7 +8,7 @@ printed text. Read as they are, those become confident ``1``s. Before any glyph 
 2. long straight rules are taken out: vertical runs at least ``RuleSizes.rule`` times the
    height of the tallest other writing, horizontal runs at least that times its height (an
    underline or a rule; strokes that cross one keep their pixels);
-3. the remaining ink is grouped (components closer than ``RuleSizes.gap`` heights) and the
+3. the remaining ink is grouped (components closer than ``CellRules.gap`` heights) and the
    group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
    edge. Everything else (printed captions, fragments of neighbours) is dropped.
 
@@ -250,39 +250,29 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
     g = max(1, round(rules.gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
     gn, glabels, _, _ = cc_stats(joined, 8, centroids=False)
-    best, best_score = 0, 0.0
-    heights = []
+    groups = []  # (component ids, x0, y0, x1, y1) of each group of writing
     for i in range(1, gn):
         ids = np.unique(labels[(glabels == i) & (mask > 0)])
         ids = ids[ids > 0]
-        if not len(ids):
-            heights.append(0)
+        if len(ids):
+            groups.append((ids, int(stats[ids, 0].min()), int(stats[ids, 1].min()),
+                           int((stats[ids, 0] + stats[ids, 2]).max()),
+                           int((stats[ids, 1] + stats[ids, 3]).max())))
+    if not groups:
+        return None, np.zeros_like(mask)
+    tallest = max(y1 - y0 for _, _, y0, _, y1 in groups)
+    best, best_score = None, 0.0
+    for ids, x0, y0, x1, y1 in groups:
+        if y1 - y0 < rules.small * tallest:
             continue
-        x0 = int(stats[ids, 0].min())
-        y0 = int(stats[ids, 1].min())
-        x1 = int((stats[ids, 0] + stats[ids, 2]).max())
-        y1 = int((stats[ids, 1] + stats[ids, 3]).max())
-        heights.append(y1 - y0)
-    tallest = max(heights) if heights else 0
-    for i in range(1, gn):
-        ids = np.unique(labels[(glabels == i) & (mask > 0)])
-        ids = ids[ids > 0]
-        if not len(ids) or heights[i - 1] < rules.small * tallest:
-            continue
-        x0 = int(stats[ids, 0].min())
-        y0 = int(stats[ids, 1].min())
-        x1 = int((stats[ids, 0] + stats[ids, 2]).max())
-        y1 = int((stats[ids, 1] + stats[ids, 3]).max())
-        area = float(stats[ids, 4].sum())
-        score = area * (y1 - y0)
+        score = float(stats[ids, 4].sum()) * (y1 - y0)
         if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
             score *= rules.edge_factor
         if score > best_score:
-            best, best_score = i, score
-    if not best:
+            best, best_score = ids, score
+    if best is None:
         return None, np.zeros_like(mask)
-    ids = np.unique(labels[(glabels == best) & (mask > 0)])
-    ids = _without_cut_neighbours(ids[ids > 0], stats, w, wh, rules)
+    ids = _without_cut_neighbours(best, stats, w, wh, rules)
     keep = np.isin(labels, ids).astype(np.uint8)
     ys, xs = np.nonzero(keep)
     box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Classifier, Reader, StringReader, load_reader
+from .combined import AutoReader
+from .combined import read_fields as read_combined
 from .errors import DigitOCRError, InputError, TemplateError
 from .io import (
     DEFAULT_DPI,
@@ -273,11 +275,7 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
 
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
-    if getattr(classifier, "backend", None) == "auto":
-        from .combined import AutoReader
-        from .combined import read_fields as read_combined
-
-        assert isinstance(classifier, AutoReader)
+    if isinstance(classifier, AutoReader):
         fields = read_combined(page.image, classifier, opts)
     elif isinstance(classifier, StringReader):
         from .strings import read_fields
