@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from read_helpers import save_png, string_image
 
 from digitocr import hookimpl, plugins
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
@@ -43,6 +44,16 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def mnist_dir(data_dir: Path) -> Path:
     return data_dir / "mnist"
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """A folder of two string crops, ``a.png`` (407) and ``b.png`` (12.5), for CLI tests."""
+    d = tmp_path / "in"
+    d.mkdir()
+    save_png(string_image("407"), d / "a.png")
+    save_png(string_image("12.5"), d / "b.png")
+    return d
 
 
 class FakeClassifier(Classifier):

@@ -25,15 +25,6 @@ from digitocr.errors import (
 __all__ = ["font_model"]
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> Path:
-    d = tmp_path / "in"
-    d.mkdir()
-    save_png(string_image("407"), d / "a.png")
-    save_png(string_image("12.5"), d / "b.png")
-    return d
-
-
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, ["read", *args])
 
