@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import orientation
 from .backends import Classifier, Reader, StringReader, load_reader
 from .combined import AutoReader
 from .combined import read_fields as read_combined
@@ -142,6 +143,8 @@ class ReadOptions:
     timeout: float | None = None
     #: decode pages straight to gray (every built-in layout reads gray; JPEG decodes ~2x faster)
     gray: bool = True
+    #: turn a page found sideways or upside down upright before reading it (``orientation``)
+    orientation: bool = True
 
 
 def get_segmenter(name: str) -> Segmenter:
@@ -273,17 +276,27 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
 
 
+def _upright(page: Page, opts: ReadOptions) -> tuple[np.ndarray, orientation.Estimate]:
+    """The page's image to read (turned upright when it was found turned) and the estimate."""
+    est = orientation.estimate(page.image) if opts.orientation else orientation.UPRIGHT
+    image = orientation.upright(page.image, est.angle) if orientation.should_turn(est) else (
+        page.image)
+    return image, est
+
+
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+    image, est = _upright(page, opts)
     if isinstance(classifier, AutoReader):
-        fields = read_combined(page.image, classifier, opts)
+        fields = read_combined(image, classifier, opts)
     elif isinstance(classifier, StringReader):
         from .strings import read_fields
 
-        fields = read_fields(page.image, classifier, opts)
+        fields = read_fields(image, classifier, opts)
     else:
-        fields = classify_fields(find_fields(page.image, opts), classifier, opts)
-    result = PageResult(page.file, page.page, page.width, page.height, fields)
+        fields = classify_fields(find_fields(image, opts), classifier, opts)
+    result = orientation.restore(
+        PageResult(page.file, page.page, page.width, page.height, fields), est)
     if opts.annotate is not None:
         annotate(page, result, opts.annotate, opts.annotate_root)
     return result
@@ -371,6 +384,7 @@ class _Segmented:
     height: int
     fields: list[FieldCrops]
     image: np.ndarray | None = None  # kept only for --annotate
+    turn: orientation.Estimate = orientation.UPRIGHT
 
 
 def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
@@ -381,7 +395,8 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
             continue
         try:
             with deadline(opts.timeout, page.file):
-                fields = find_fields(page.image, opts)
+                image, est = _upright(page, opts)
+                fields = find_fields(image, opts)
         except FileTimeout as exc:  # the file's time is up: its later pages are not read
             yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
             return
@@ -391,7 +406,7 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
             yield _page_failed(page, exc)
             continue
         keep = page.image if opts.annotate is not None else None
-        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep)
+        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep, est)
 
 
 def _crop_count(fields: list[FieldCrops]) -> int:
@@ -446,7 +461,8 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
         try:
             fields = results[k] if results is not None else classify_fields(
                 it.fields, classifier, opts)
-            result = PageResult(it.file, it.page, it.width, it.height, fields)
+            result = orientation.restore(
+                PageResult(it.file, it.page, it.width, it.height, fields), it.turn)
             if opts.annotate is not None and it.image is not None:
                 annotate(Page(it.file, it.page, it.image), result, opts.annotate,
                          opts.annotate_root)
@@ -572,13 +588,15 @@ def read(
     max_pixels: int = MAX_PIXELS,
     progress: Progress | None = None,
     timeout_per_file: float | None = None,
+    orientation: bool = True,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
     Yields one PageResult per page, in input order, with ``error`` set on pages or files that
     could not be read. ``workers=None`` means one worker process per core, with small batches
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
-    model's own review threshold (``review_threshold``).
+    model's own review threshold (``review_threshold``). ``orientation`` turns pages found
+    sideways or upside down upright before reading them (``digitocr.orientation``).
     """
     if min_confidence is None:
         min_confidence = review_threshold(model)
@@ -596,7 +614,7 @@ def read(
     opts = ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
                        annotate=ann, annotate_root=_common_folder(files) if ann else "",
-                       timeout=timeout_per_file or None)
+                       timeout=timeout_per_file or None, orientation=orientation)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers

@@ -77,6 +77,11 @@ class PageResult:
     height: int = 0
     fields: list[Field] = field(default_factory=list)
     error: str | None = None
+    #: degrees (clockwise) the page was found turned and was turned back before reading; boxes
+    #: stay in the pixels of the page as given
+    orientation: int = 0
+    #: the page was read but needs a look as a whole (every field is flagged for review)
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,6 +95,10 @@ class PageResult:
             "height": self.height,
             "fields": [f.to_dict() for f in self.fields],
         }
+        if self.orientation:  # left out on upright pages: their records stay as they were
+            out["orientation"] = self.orientation
+        if self.warning is not None:
+            out["warning"] = self.warning
         if self.error is not None:
             out["error"] = self.error
         return out
