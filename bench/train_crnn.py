@@ -121,7 +121,7 @@ def main() -> int:
               "seed": args.seed}
     reader = CRNNReader(**config)
     if args.init is not None:
-        reader.model = CRNNReader.load(args.init, {}).model
+        reader.model = CRNNReader.load_keras(args.init)
     fit = reader.fit(crops, labels, validation=(val, val_y), progress=log)
     train_s = time.perf_counter() - t0
 
@@ -163,6 +163,7 @@ def main() -> int:
             "crops_per_s_batched": round(per_s, 1),
         },
         "command": "python bench/train_crnn.py " + " ".join(sys.argv[1:]),
+        "onnx": reader.export_report,
     })
     log(f"saved {args.out} ({sum(f.stat().st_size for f in args.out.iterdir()) / 1e6:.2f} MB)")
     return 0

@@ -39,6 +39,8 @@ class Classifier(ABC):
 
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
+        #: what ``save`` reports of the files it wrote (the ONNX export's check), for metadata
+        self.export_report: dict[str, Any] = {}
 
     @abstractmethod
     def fit(
@@ -64,6 +66,12 @@ class Classifier(ABC):
     def load(cls, directory: Path, options: dict[str, Any]) -> Classifier:
         """Load a model saved by ``save``; raise ``ModelError`` when the files are unusable."""
 
+    @classmethod
+    def export(cls, directory: Path) -> dict[str, Any] | None:
+        """Write the ONNX file(s) reading runs from the directory's training files; return the
+        export's check for the metadata (None: this backend runs no network)."""
+        return None
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Most likely digit per image."""
         return np.asarray(self.predict_proba(x)).argmax(axis=1)
@@ -82,6 +90,8 @@ class StringReader(ABC):
     def __init__(self, **options: Any) -> None:
         self.options: dict[str, Any] = dict(options)
         self.metadata: dict[str, Any] = {}
+        #: what ``save`` reports of the files it wrote (the ONNX export's check), for metadata
+        self.export_report: dict[str, Any] = {}
 
     @abstractmethod
     def fit(
@@ -111,6 +121,12 @@ class StringReader(ABC):
     def load(cls, directory: Path, options: dict[str, Any]) -> StringReader:
         """Load a model saved by ``save``; raise ``ModelError`` when the files are unusable."""
 
+    @classmethod
+    def export(cls, directory: Path) -> dict[str, Any] | None:
+        """Write the ONNX file(s) reading runs from the directory's training files; return the
+        export's check for the metadata (None: this backend runs no network)."""
+        return None
+
 
 #: what ``read`` accepts as a model: a digit classifier or a whole-string reader
 Reader = Classifier | StringReader
@@ -127,11 +143,14 @@ def check_batch(x: np.ndarray) -> np.ndarray:
 
 
 def default_models_dir() -> Path:
-    """Where named models live: ``$DIGITOCR_MODELS`` or the repository's ``models/``."""
+    """Where named models live: ``$DIGITOCR_MODELS``, else the shipped ones (``digitocr/models``
+    in an installed wheel, the checkout's ``models/`` in a source tree or an editable install)."""
     env = os.environ.get("DIGITOCR_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    here = Path(__file__).resolve().parent
+    installed = here / "models"
+    return installed if installed.is_dir() else here.parent / "models"
 
 
 def resolve_model_dir(name_or_path: str, models_dir: Path | None = None) -> Path:
@@ -215,25 +234,36 @@ def load_string_reader(name_or_path: str, models_dir: Path | None = None) -> Str
     return model
 
 
-def load_reader(name_or_path: str, models_dir: Path | None = None) -> Reader:
-    """Load any model directory: the backend is looked up among classifiers, then string readers."""
-    from .plugins import get_classifiers, get_string_readers
-
+def export_model(name_or_path: str, models_dir: Path | None = None) -> dict[str, Any] | None:
+    """(Re)write a model directory's ONNX files and record the export in its metadata."""
     directory = resolve_model_dir(name_or_path, models_dir)
     meta = read_metadata(directory)
-    backend = meta["backend"]
+    report = _backend_class(directory, meta["backend"]).export(directory)
+    if report is not None:
+        write_metadata(directory, {**meta, "onnx": report})
+    return report
+
+
+def _backend_class(directory: Path, backend: str) -> type[Classifier] | type[StringReader]:
+    from .plugins import get_classifiers, get_string_readers
+
     classifiers = get_classifiers()
     readers = get_string_readers()
-    options = dict(meta.get("config", {}))
-    model: Reader
     if backend in classifiers:
-        model = classifiers[backend].load(directory, options)
-    elif backend in readers:
-        model = readers[backend].load(directory, options)
-    else:
-        raise ModelError(
-            f"{directory}: backend {backend!r} is not registered "
-            f"(loaded: {', '.join(sorted({*classifiers, *readers}))})"
-        )
+        return classifiers[backend]
+    if backend in readers:
+        return readers[backend]
+    raise ModelError(
+        f"{directory}: backend {backend!r} is not registered "
+        f"(loaded: {', '.join(sorted({*classifiers, *readers}))})"
+    )
+
+
+def load_reader(name_or_path: str, models_dir: Path | None = None) -> Reader:
+    """Load any model directory: the backend is looked up among classifiers, then string readers."""
+    directory = resolve_model_dir(name_or_path, models_dir)
+    meta = read_metadata(directory)
+    options = dict(meta.get("config", {}))
+    model: Reader = _backend_class(directory, meta["backend"]).load(directory, options)
     model.metadata = meta
     return model

@@ -103,6 +103,28 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{p['name']} [{p['module']}] " + "; ".join(parts) + extra)
 
 
+@cli.command()
+@click.argument("model")
+def export(model: str) -> None:
+    """Write the ONNX files that reading runs, from a model's Keras files (needs Keras).
+
+    MODEL is a model directory or a shipped model's name. ``train`` does this itself; use it
+    for a model saved before ONNX export, or after editing its weights by hand.
+    """
+    from .backends import export_model
+
+    report = export_model(model)
+    if report is None:
+        click.echo(f"{model}: this backend runs no network; nothing to export")
+        return
+    reports = report.get("members", {"": report})
+    for name, rep in reports.items():
+        if rep:
+            where = f"{model}/{name}" if name else model
+            click.echo(f"{where}: wrote {rep['file']} (opset {rep['opset']}, "
+                       f"largest difference from Keras {rep['max_abs_diff']:.1e})")
+
+
 def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in values:

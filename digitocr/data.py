@@ -233,7 +233,9 @@ def load_source(spec: str | Path | None, split: str = "train") -> Dataset:
 
 
 def _keras_mnist(split: str) -> Dataset:  # pragma: no cover - needs the network
-    import keras
+    from .kerasio import import_keras
+
+    keras = import_keras()
 
     try:
         (xtr, ytr), (xte, yte) = keras.datasets.mnist.load_data()

@@ -35,6 +35,10 @@ class ModelError(DigitOCRError):
     """A model cannot be found, loaded, or does not fit the backend contract."""
 
 
+class MissingDependency(DigitOCRError):
+    """Training (or a Keras-only model) needs the ``train`` extra, which is not installed."""
+
+
 class PluginError(DigitOCRError):
     """A plugin failed to load or registered something invalid."""
 

@@ -497,7 +497,7 @@ def default_workers() -> int:
 
 
 def limit_threads(n: int, opencv: bool = True) -> None:
-    """Cap TensorFlow's, OpenCV's and BLAS's threads in this process at ``n``.
+    """Cap ONNX Runtime's, TensorFlow's, OpenCV's and BLAS's threads in this process at ``n``.
 
     Each worker process runs its own TensorFlow; left alone, every one of them would start a
     thread per core for its kernels, and N workers on N cores would fight over N x N threads.
@@ -506,6 +506,9 @@ def limit_threads(n: int, opencv: bool = True) -> None:
     for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
                 "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(n)
+    from . import onnxrun
+
+    onnxrun.set_threads(n)
     if opencv:  # not in a forked child: resizing the thread pool it inherited can hang
         import cv2
 

@@ -236,6 +236,8 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         "history": history,
         "metrics": metrics,
     }
+    if model.export_report:
+        metadata["onnx"] = model.export_report
     write_metadata(out, metadata)
     acc = metrics["mnist_test"]["accuracy"]
     say(f"saved {out} (MNIST test accuracy {acc:.4f})")

@@ -1,6 +1,8 @@
 """Keras CNN backend: the paper's network by default; ``arch="wide"`` or ``"deep"`` for more.
 
-TensorFlow is imported only inside methods, so listing plugins or ``--help`` stays instant.
+Keras trains it; ``save`` writes ``model.keras`` (for fine-tuning) and ``model.onnx``, and a
+loaded model runs on ONNX Runtime, so reading never imports TensorFlow. A model directory
+without ``model.onnx`` (saved before it existed) is run by Keras when Keras is installed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
-from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
+from digitocr.kerasio import epoch_line, export_onnx, import_keras, load_model_file, save_model
 from digitocr.normalise import deskew_batch
+from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
 
 WEIGHTS = "model.keras"
 #: most images per inference call (bounds memory on huge batches)
@@ -110,7 +113,10 @@ class CNNClassifier(Classifier):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**{**DEFAULTS, **options})
+        #: the Keras network (training, or a model directory without ``model.onnx``)
         self.model: Any = None
+        #: the network read from ``model.onnx``, which reading runs when it is there
+        self.network: OnnxNetwork | None = None
         self._fn: Any = None
         self._fn_model: Any = None
 
@@ -130,7 +136,7 @@ class CNNClassifier(Classifier):
             int(o["seed"]),
         )
         if o.get("init"):
-            _copy_weights(CNNClassifier.load(Path(o["init"]), {}).model, self.model)
+            _copy_weights(CNNClassifier.load_keras(Path(o["init"])), self.model)
         schedule = str(o["lr_schedule"])
         if schedule not in SCHEDULES:
             raise ModelError(f"unknown lr_schedule {schedule!r} ({', '.join(SCHEDULES)})")
@@ -159,6 +165,7 @@ class CNNClassifier(Classifier):
                         monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5
                     )
                 )
+        self.network = None  # the model now is the one being trained
         hist = self.model.fit(
             self._inputs(x),
             _onehot(y),
@@ -173,12 +180,15 @@ class CNNClassifier(Classifier):
         return FitResult(history=history, epochs=len(next(iter(history.values()), [])))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        if self.model is None:
+        if self.model is None and self.network is None:
             raise ModelError("the CNN has not been trained or loaded")
         x = self._inputs(x)
         if len(x) == 0:
             return np.zeros((0, 10), np.float32)
-        forward = self._compiled() if self.compiled else self._eager
+        if self.network is not None:
+            forward = self.network.run
+        else:
+            forward = self._compiled() if self.compiled else self._eager
         out = [forward(x[i : i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
         return np.concatenate(out).astype(np.float32)
 
@@ -219,14 +229,35 @@ class CNNClassifier(Classifier):
 
     def save(self, directory: Path) -> None:
         if self.model is None:
-            raise ModelError("nothing to save: the CNN has not been trained")
+            raise ModelError("nothing to save: the CNN has not been trained (a model loaded "
+                             "from model.onnx alone cannot be saved again)")
         save_model(self.model, directory / WEIGHTS)
+        self.export_report = export_onnx(self.model, directory / ONNX_FILE, export_sample())
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CNNClassifier:
         inst = cls(**options)
-        inst.model = load_model_file(directory / WEIGHTS, "CNN", 10)
+        inst.network = load_network(directory, 10)
+        if inst.network is None:
+            inst.model = load_model_file(directory / WEIGHTS, "CNN", 10)
         return inst
+
+    @classmethod
+    def export(cls, directory: Path) -> dict[str, Any]:
+        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE, export_sample())
+
+    @classmethod
+    def load_keras(cls, directory: Path) -> Any:
+        """The Keras network of a model directory (to fine-tune from it)."""
+        return load_model_file(directory / WEIGHTS, "CNN", 10)
+
+
+def export_sample(n: int = 64, seed: int = 0) -> np.ndarray:
+    """A fixed batch (N, 28, 28, 1) to check an export on: blank, full and random images."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    x[0], x[1] = 0.0, 1.0
+    return x
 
 
 def _copy_weights(source: Any, target: Any) -> None:

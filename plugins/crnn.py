@@ -6,7 +6,8 @@ height to 1 and the width to a quarter (one step per 4 columns); a bidirectional
 steps; a dense layer gives per-step probabilities over 10 digits and the CTC blank (class 10).
 Training minimises the CTC loss; reading is greedy CTC decoding (``digitocr.strings``).
 
-TensorFlow is imported only inside methods, so listing plugins or ``--help`` stays instant.
+Keras trains it; ``save`` writes ``model.keras`` and ``model.onnx`` (width free), and a
+loaded model reads on ONNX Runtime, so reading never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
 from digitocr.combined import AutoReader
 from digitocr.errors import ModelError
-from digitocr.kerasio import epoch_line, import_keras, load_model_file, save_model
+from digitocr.kerasio import epoch_line, export_onnx, import_keras, load_model_file, save_model
+from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
 from digitocr.strings import (
     BLANK,
     HEIGHT,
@@ -108,7 +110,10 @@ class CRNNReader(StringReader):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**{**DEFAULTS, **options})
+        #: the Keras network (training, or a model directory without ``model.onnx``)
         self.model: Any = None
+        #: the network read from ``model.onnx``, which reading runs when it is there
+        self.network: OnnxNetwork | None = None
         self._predict: Any = None
 
     # ---------------------------------------------------------------- training
@@ -142,6 +147,7 @@ class CRNNReader(StringReader):
         self.model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
                            loss=ctc_loss)
         self._predict = None
+        self.network = None  # the model now is the one being trained
         callback = _epoch_callback(keras, self, progress, epochs, validation)
         hist = self.model.fit(batches, epochs=epochs, verbose=0, callbacks=[callback])
         history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
@@ -155,6 +161,8 @@ class CRNNReader(StringReader):
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Per-step probabilities (N, T, 11) for a prepared batch, compiled once per model."""
+        if self.network is not None:
+            return self.network.run(x)
         if self.model is None:
             raise ModelError("the CRNN has not been trained or loaded")
         if self._predict is None:
@@ -195,14 +203,35 @@ class CRNNReader(StringReader):
 
     def save(self, directory: Path) -> None:
         if self.model is None:
-            raise ModelError("nothing to save: the CRNN has not been trained")
+            raise ModelError("nothing to save: the CRNN has not been trained (a model loaded "
+                             "from model.onnx alone cannot be saved again)")
         save_model(self.model, directory / WEIGHTS)
+        self.export_report = export_onnx(self.model, directory / ONNX_FILE, export_sample())
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CRNNReader:
         inst = cls(**options)
-        inst.model = load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
+        inst.network = load_network(directory, BLANK + 1)
+        if inst.network is None:
+            inst.model = load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
         return inst
+
+    @classmethod
+    def export(cls, directory: Path) -> dict[str, Any]:
+        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE, export_sample())
+
+    @classmethod
+    def load_keras(cls, directory: Path) -> Any:
+        """The Keras network of a model directory (to fine-tune from it)."""
+        return load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
+
+
+def export_sample(n: int = 8, width: int = 96, seed: int = 0) -> np.ndarray:
+    """A fixed batch (N, 32, W, 1) to check an export on: blank, full and random crops."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, HEIGHT, width, 1), dtype=np.float32)
+    x[0], x[1] = 0.0, 1.0
+    return x
 
 
 def _whole_steps(img: np.ndarray) -> np.ndarray:

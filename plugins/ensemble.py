@@ -18,6 +18,7 @@ from digitocr.backends import (
     FitResult,
     Progress,
     check_batch,
+    export_model,
     load_model,
     read_metadata,
     write_metadata,
@@ -122,20 +123,32 @@ class EnsembleClassifier(Classifier):
         for i, (member, meta) in enumerate(zip(self.members, self.member_meta, strict=True)):
             sub = root / f"{i:02d}-{member.backend}"
             member.save(sub)
+            extra = {"onnx": member.export_report} if member.export_report else {}
             write_metadata(sub, {**meta, "backend": member.backend,
-                                 "config": dict(member.options)})
+                                 "config": dict(member.options), **extra})
+
+    @classmethod
+    def export(cls, directory: Path) -> dict[str, Any] | None:
+        reports = {f"{MEMBERS}/{sub.name}": export_model(str(sub))
+                   for sub in _member_dirs(directory)}
+        return {"members": reports} if any(reports.values()) else None
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> EnsembleClassifier:
-        root = directory / MEMBERS
-        subs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
-        if not subs:
-            raise ModelError(f"{directory}: ensemble has no member directories under {MEMBERS}/")
+        subs = _member_dirs(directory)
         inst = cls(**options)
         inst.members = [load_model(str(sub)) for sub in subs]
         inst.member_meta = [read_metadata(sub) for sub in subs]
         inst.weights()
         return inst
+
+
+def _member_dirs(directory: Path) -> list[Path]:
+    root = directory / MEMBERS
+    subs = sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
+    if not subs:
+        raise ModelError(f"{directory}: ensemble has no member directories under {MEMBERS}/")
+    return subs
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from digitocr_plugins.cnn import CNNClassifier
 
 from digitocr.backends import Classifier, FitResult, load_model, read_metadata, write_metadata
 from digitocr.cli import cli
@@ -125,7 +126,13 @@ def test_cnn_tiny_run_is_seeded_and_reloadable(tmp_path: Path, mnist_dir: Path) 
     meta = read_metadata(outs[0])
     assert meta["config"]["arch"] == "paper" and meta["config"]["seed"] == 7
     assert len(meta["history"]["val_loss"]) == 2
-    layers = [type(layer).__name__ for layer in a.model.layers]  # type: ignore[attr-defined]
+    # reading runs the ONNX export, checked at export and equal to the Keras network here
+    assert meta["onnx"]["file"] == "model.onnx" and meta["onnx"]["max_abs_diff"] < 1e-4
+    assert a.network is not None and a.model is None  # type: ignore[attr-defined]
+    keras_net = CNNClassifier.load_keras(outs[0])
+    np.testing.assert_allclose(a.predict_proba(x), keras_net.predict(x[..., None], verbose=0),
+                               atol=1e-5)
+    layers = [type(layer).__name__ for layer in keras_net.layers]
     assert layers == ["RandomRotation", "RandomTranslation", "RandomZoom",
                       "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
                       "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
