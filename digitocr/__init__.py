@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from .reader import Reader
     from .results import PageResult
 
 __version__ = "0.1.0"
@@ -16,9 +17,10 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("digitocr")
 
 
-def read(paths: Iterable[str | Path], model: Any = "cnn", layout: str = "auto",
+def read(paths: str | Path | Iterable[str | Path], model: Any = "auto", layout: str = "auto",
          **options: Any) -> Iterator[PageResult]:
-    """Read digits from files, folders or ``-``; yields one PageResult per page, in order.
+    """Read digits from one path or several (files, folders, ``-``); yields one PageResult per
+    page, in order. A ``str`` is one path.
 
     The keyword options are those of ``digitocr.pipeline.read`` (``min_confidence``,
     ``template``, ``workers``, ``dpi``, ...).
@@ -28,4 +30,13 @@ def read(paths: Iterable[str | Path], model: Any = "cnn", layout: str = "auto",
     return read_files(paths, model, layout, **options)
 
 
-__all__ = ["__version__", "hookimpl", "read"]
+def __getattr__(name: str) -> Any:
+    # ``digitocr.Reader`` loads the pipeline on first use, so ``import digitocr`` stays light
+    if name == "Reader":
+        from .reader import Reader
+
+        return Reader
+    raise AttributeError(f"module 'digitocr' has no attribute {name!r}")
+
+
+__all__ = ["Reader", "__version__", "hookimpl", "read"]

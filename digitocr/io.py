@@ -205,7 +205,7 @@ def load_pages(
     name = str(path)
     if name == STDIN:
         data = sys.stdin.buffer.read()
-        yield from _load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray,
+        yield from load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray,
                                timeout=timeout)
         return
     p = Path(name)
@@ -226,8 +226,10 @@ def load_pages(
         yield from _image_pages(fh, name, max_pixels=max_pixels, gray=gray)
 
 
-def _load_bytes(data: bytes, name: str, *, dpi: int, max_pixels: int,
-                gray: bool = False, timeout: float | None = None) -> Iterator[Page]:
+def load_bytes(data: bytes, name: str = "<bytes>", *, dpi: int = DEFAULT_DPI,
+               max_pixels: int = MAX_PIXELS, gray: bool = False,
+               timeout: float | None = None) -> Iterator[Page]:
+    """Yield the pages of a file's contents held in memory (an image or a PDF)."""
     if not data:
         raise InputError(f"{name}: empty input (0 bytes)")
     if data.startswith(b"%PDF"):

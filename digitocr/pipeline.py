@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from .io import (
     Page,
     deadline,
     expand_inputs,
+    load_bytes,
     load_pages,
     quiet_decoders,
 )
@@ -315,12 +317,15 @@ def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None =
     return read_page(Page(name, 1, arr), classifier, opts or ReadOptions())
 
 
-def _pages(path: str, opts: ReadOptions) -> Iterator[Page | PageResult]:
-    """Decode the pages of one file, one at a time; what cannot be decoded is an error record."""
-    pages = load_pages(path, dpi=opts.dpi, max_pixels=opts.max_pixels, gray=opts.gray,
-                       timeout=opts.timeout)
+def _pages(path: str, opts: ReadOptions, data: bytes | None = None
+           ) -> Iterator[Page | PageResult]:
+    """Decode the pages of one file (or of ``data``, its bytes, named ``path``), one at a time;
+    what cannot be decoded is an error record."""
+    kw: dict[str, Any] = {"dpi": opts.dpi, "max_pixels": opts.max_pixels, "gray": opts.gray,
+          "timeout": opts.timeout}
+    pages = load_pages(path, **kw) if data is None else load_bytes(data, path, **kw)
     n = 0
-    name = "<stdin>" if path == "-" else path
+    name = "<stdin>" if path == "-" and data is None else path
     start = time.monotonic()
     while True:
         try:
@@ -346,9 +351,11 @@ def _page_failed(page: Page, exc: Exception) -> PageResult:
                       error=f"{page.file}: page {page.page} failed ({exc!r})")
 
 
-def read_file(path: str, classifier: Reader, opts: ReadOptions) -> Iterator[PageResult]:
-    """Every page of one file; a file or page that cannot be read becomes an error record."""
-    for page in _pages(path, opts):
+def read_file(path: str, classifier: Reader, opts: ReadOptions, data: bytes | None = None
+              ) -> Iterator[PageResult]:
+    """Every page of one file (or of ``data``, its bytes in memory, named ``path``); a file or
+    page that cannot be read becomes an error record."""
+    for page in _pages(path, opts, data):
         if isinstance(page, PageResult):
             yield page
             continue
@@ -576,8 +583,40 @@ def review_threshold(model: str | Path | Reader) -> float:
     return float(value) if isinstance(value, (int, float)) and 0 <= value <= 1 else 0.0
 
 
+def read_options(
+    layout: str = "auto",
+    *,
+    min_confidence: float = 0.0,
+    template: Template | str | Path | None = None,
+    annotate: str | Path | None = None,
+    dpi: int = DEFAULT_DPI,
+    polarity: str = "auto",
+    deskew: bool = True,
+    max_pixels: int = MAX_PIXELS,
+    timeout_per_file: float | None = None,
+    orientation: bool = True,
+    annotate_root: str = "",
+) -> ReadOptions:
+    """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout or a bad template
+    fails here, before any file is read; the ``annotate`` folder is made."""
+    get_segmenter(layout)  # fail early on an unknown layout
+    tmpl = template if isinstance(template, Template) or template is None else load_template(
+        template)
+    if tmpl is not None:
+        for tf in tmpl.fields:
+            if tf.layout != "auto":
+                get_segmenter(tf.layout)
+    ann = Path(annotate) if annotate is not None else None
+    if ann is not None:
+        ann.mkdir(parents=True, exist_ok=True)
+    return ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
+                       max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
+                       annotate=ann, annotate_root=annotate_root if ann else "",
+                       timeout=timeout_per_file or None, orientation=orientation)
+
+
 def read(
-    paths: Iterable[str | Path],
+    paths: str | Path | Iterable[str | Path],
     model: str | Path | Reader = DEFAULT_MODEL,
     layout: str = "auto",
     *,
@@ -595,7 +634,8 @@ def read(
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
-    Yields one PageResult per page, in input order, with ``error`` set on pages or files that
+    ``paths`` is one path (a ``str`` is always a path) or several. Yields one PageResult per
+    page, in input order, with ``error`` set on pages or files that
     could not be read. ``workers=None`` means one worker process per core, with small batches
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
     model's own review threshold (``review_threshold``). ``orientation`` turns pages found
@@ -603,21 +643,11 @@ def read(
     """
     if min_confidence is None:
         min_confidence = review_threshold(model)
-    files = expand_inputs(paths)
-    get_segmenter(layout)  # fail early on an unknown layout
-    tmpl = template if isinstance(template, Template) or template is None else load_template(
-        template)
-    if tmpl is not None:
-        for tf in tmpl.fields:
-            if tf.layout != "auto":
-                get_segmenter(tf.layout)
-    ann = Path(annotate) if annotate is not None else None
-    if ann is not None:
-        ann.mkdir(parents=True, exist_ok=True)
-    opts = ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
-                       max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
-                       annotate=ann, annotate_root=_common_folder(files) if ann else "",
-                       timeout=timeout_per_file or None, orientation=orientation)
+    files = expand_inputs([paths] if isinstance(paths, (str, Path)) else paths)
+    opts = read_options(layout, min_confidence=min_confidence, template=template,
+                        annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
+                        max_pixels=max_pixels, timeout_per_file=timeout_per_file,
+                        orientation=orientation, annotate_root=_common_folder(files))
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers
