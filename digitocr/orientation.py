@@ -9,12 +9,13 @@ far a page is turned, with OpenCV and numpy only, in two steps:
    to the lines above and below: pairs of character-sized components that are near neighbours
    along x (overlapping in y) are counted against pairs that are near neighbours along y
    (overlapping in x). The test is the same with x and y swapped, so it favours neither.
-2. **Which way is up.** Neighbours along the axis are joined into text lines. Each line is
-   deskewed and its ink profile across the line taken: the x-height band holds most of the
-   ink; ascenders (capitals' heights, b d f h k l t, i-dots) put ink above the band and
-   descenders (g j p q y, commas) below it. Latin print has several times more ascenders than
-   descenders; turned by 180 degrees, the sides swap. Lines of digits or capitals put about
-   as much on each side and add little.
+2. **Which way is up.** Neighbours along the axis are joined into text lines, and the page's
+   skew is taken out. Latin print stands on an even baseline while its tops are ragged:
+   capitals and ascenders (b d f h k l t) stand above the x-height letters, and descenders
+   (g j p q y) are rarer. So in each line, the characters whose top is off the level most
+   tops sit at are counted against those whose bottom is off the level most bottoms sit at;
+   turned by 180 degrees the two counts swap exactly. Lines of digits or capitals are even
+   on both sides, and handwriting ragged on both, so they tip neither way.
 
 The answer is only trusted when there are enough pairs and lines and they agree well enough
 (``OrientationRules``): on a page with little printed text (an amount crop, a page of boxes and
