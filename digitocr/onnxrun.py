@@ -70,6 +70,7 @@ class OnnxNetwork:
         options.intra_op_num_threads = _threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: its warnings are not the user's business
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(self.data, sess_options=options,
                                            providers=["CPUExecutionProvider"])

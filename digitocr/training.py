@@ -50,7 +50,7 @@ def library_versions() -> dict[str, str]:
 
     out = {"digitocr": __version__, "python": platform.python_version()}
     for dist in ("numpy", "keras", "tensorflow-cpu", "tensorflow", "scikit-learn",
-                 "imbalanced-learn", "opencv-python-headless", "scikit-image", "skops"):
+                 "imbalanced-learn", "opencv-python-headless", "onnxruntime", "skops"):
         try:
             out[dist] = md.version(dist)
         except md.PackageNotFoundError:

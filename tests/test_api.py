@@ -57,7 +57,8 @@ def test_reader_reads_paths_bytes_and_arrays_alike() -> None:
     assert records(from_bytes) == records(from_path)
     jpg = SAMPLES / "form-scan.jpg"
     page = reader.read(jpg)[0]
-    assert page.to_dict() == list(digitocr.read(str(jpg), model="cnn"))[0].to_dict()
+    (again,) = digitocr.read(str(jpg), model="cnn")
+    assert page.to_dict() == again.to_dict()
     gray = cv2.imread(str(jpg), cv2.IMREAD_GRAYSCALE)
     from_array = reader.read_image(gray, name="frame")
     assert records([from_array]) == records([page])

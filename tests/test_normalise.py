@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from digitocr.normalise import deskew_batch, normalise, normalise_batch, stroke_width, to_gray
+from digitocr.normalise import (
+    deskew_batch,
+    normalise,
+    normalise_batch,
+    stroke_width,
+    thin,
+    to_gray,
+)
 
 
 def drawn(digit: str, *, dark_on_light: bool, size: tuple[int, int] = (90, 60),
@@ -90,3 +97,23 @@ def test_deskew_stands_a_slanted_stroke_upright() -> None:
     m = cv2.moments(straight)
     assert abs(m["mu11"] / m["mu02"]) < 0.02
     assert deskew_batch(np.zeros((0, 28, 28), np.float32)).shape == (0, 28, 28)
+
+
+def test_thinning_leaves_a_connected_one_pixel_skeleton() -> None:
+    bar = np.zeros((9, 16), np.uint8)
+    bar[3:6, 2:14] = 1  # a bar 3 pixels thick: its skeleton is a run along the middle row
+    skel = thin(bar)
+    assert skel.sum() == skel[4].sum() >= 8 and skel[4, 4:11].all()
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # random pen strokes, 2-5 pixels thick
+        blob = np.zeros((40, 40), np.uint8)
+        pts = rng.integers(4, 36, (int(rng.integers(2, 5)), 2)).reshape(-1, 1, 2)
+        cv2.polylines(blob, [pts.astype(np.int32)], False, 1, int(rng.integers(2, 6)))
+        skel = thin(blob)
+        assert not (skel & (1 - blob)).any()  # inside the shape
+        # still one connected piece (Zhang-Suen, as published, erases only what thins down
+        # to a 2x2 square, such as a round dot: strokes keep their skeleton)
+        assert cv2.connectedComponents(skel, connectivity=8)[0] == 2
+        # one pixel wide: no 2x2 square of skeleton pixels
+        assert not (skel[:-1, :-1] & skel[1:, :-1] & skel[:-1, 1:] & skel[1:, 1:]).any()
+    assert stroke_width(bar.astype(np.float32)) == pytest.approx(36 / thin(bar).sum())
