@@ -69,7 +69,7 @@ def ours_cli(files: list[str], layout: str, model: str, workers: int | None) -> 
         links = Path(tmp) / "in"
         links.mkdir()
         for i, f in enumerate(files):
-            (links / f"{i:06d}{Path(f).suffix}").symlink_to(f)
+            (links / f"{i:06d}{Path(f).suffix}").symlink_to(Path(f).resolve())
         cmd = [exe, "read", str(links), "--model", model, "--layout", layout, "-o", str(out),
                "-q"]
         if workers:
@@ -78,9 +78,13 @@ def ours_cli(files: list[str], layout: str, model: str, workers: int | None) -> 
         wrap = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-c", wrap, *cmd], check=True,
+        res = subprocess.run([sys.executable, "-c", wrap, *cmd], check=False,
                              capture_output=True, text=True)
         took = time.perf_counter() - t0
+        if res.returncode:
+            errors = [r.get("error") for r in json.loads(out.read_text()) if r.get("error")]
+            raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr[-2000:]}"
+                             f" {errors[:5]}")
         rss = int(res.stdout.split()[-1])
         pages = len(json.loads(out.read_text()))
     return {"items": pages, "seconds": round(took, 2), "per_s": round(pages / took, 2),
