@@ -304,11 +304,14 @@ def evaluate(
 
     from .backends import load_model
     from .data import load_source
-    from .reports import compute_metrics, evaluation_figures, format_metrics
+    from .reports import compute_metrics, evaluation_figures, format_metrics, training_stages
 
     model = load_model(model_name)
     ds = load_source(data, split)
+    shown = ds.source
     if limit:
+        if limit < len(ds):
+            shown += f" (first {limit:,})"
         ds = ds.subset(np.arange(min(limit, len(ds))))
     echo_err(f"evaluating {model_name} on {ds.source} ({len(ds)} images)")
     proba = model.predict_proba(ds.x)
@@ -316,8 +319,11 @@ def evaluate(
     metrics = {"model": model_name, "data": ds.source, **metrics}
     if not no_figures:
         folder = figures or Path("evaluation") / Path(model_name).name
-        history = getattr(model, "metadata", {}).get("history")
-        written = evaluation_figures(folder, ds.x, ds.y, proba, history)
+        meta = getattr(model, "metadata", {})
+        sources = (meta.get("training") or {}).get("sources") or []
+        written = evaluation_figures(folder, ds.x, ds.y, proba, training_stages(meta),
+                                     model=model_name, data=shown,
+                                     training_data=", ".join(map(str, sources)))
         metrics["figures"] = [str(p) for p in written]
         echo_err(f"figures written to {folder}")
     if as_json:
@@ -351,9 +357,12 @@ def eda(
     from .training import stratified_subset
 
     ds = load_source(data, split)
-    if limit:
+    # The subset's source reads "[:N]"; the figures say what it is: stratified, not the first N.
+    name = ds.source
+    if limit and limit < len(ds):
+        name += f" (stratified {limit:,}, seed {seed})"
         ds = stratified_subset(ds, limit, seed)
-    echo_err(f"exploring {ds.source} ({len(ds)} images)")
+    echo_err(f"exploring {name} ({len(ds)} images)")
     x_over, y_over = oversample(ds.x, ds.y, seed)
 
     def augment(batch: Any) -> Any:
@@ -362,7 +371,9 @@ def eda(
         return augment_batch(batch, rotation=rotation, shift=shift, zoom=zoom, seed=seed)
 
     report = eda_report(out, ds.x, ds.y, x_over=x_over, y_over=y_over, augment=augment,
-                        seed=seed, title=f"EDA of {ds.source}")
+                        seed=seed, title=f"EDA of {name}", data=name,
+                        augment_label=f"rotation up to {rotation:g} degrees, shift up to "
+                        f"{100 * shift:g} % of the image, zoom up to {100 * zoom:g} %")
     click.echo(str(report))
 
 

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 DIGITS = tuple(range(10))
 GRID_ROWS, GRID_COLS = 5, 8
 MISTAKE_ROWS, MISTAKE_COLS = 4, 6
-CORRELATION_SAMPLE = 2000
+CALIBRATION_BINS = 10
+PCA_COMPONENTS = 8
+#: 100 dpi: a 13-inch-wide figure is 1,300 pixels, a laptop screen's width at 100 % zoom
+DPI = 100
 RIGHT_COLOUR, WRONG_COLOUR = "tab:green", "tab:red"
 
 
@@ -169,12 +172,18 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100)
+    return Figure(figsize=(width, height), dpi=DPI)
 
 
 def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, format="png")
     return path
+
+
+def _title(what: str, model: str = "", data: str = "") -> str:
+    """``what: model on data`` with whichever names are known."""
+    on = " on ".join(s for s in (model, data) if s)
+    return f"{what}: {on}" if on else what
 
 
 def _show_image(ax: Axes, image: np.ndarray) -> None:
@@ -193,19 +202,19 @@ def _image_grid(
 ) -> Path:
     """Write a grid of images with one small title each."""
     rows = max(1, -(-len(images) // cols))
-    title_in = 0.16 * max((t.count("\n") + 1 for t in titles), default=1) + 0.08
-    height = (1.2 + title_in) * rows + 0.5
-    fig = _figure(1.3 * cols, height)
+    title_in = 0.18 * max((t.count("\n") + 1 for t in titles), default=1) + 0.08
+    height = (1.2 + title_in) * rows + 0.55
+    fig = _figure(max(1.3 * cols, 7.0), height)
     # Fixed margins (in inches) rather than tight_layout, which doubles the drawing time.
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.1 / height,
-                        top=1 - (0.4 + title_in) / height,
+                        top=1 - (0.45 + title_in) / height,
                         wspace=0.08, hspace=title_in / 1.2)
     for i in range(rows * cols):
         ax = fig.add_subplot(rows, cols, i + 1)
         if i < len(images):
             _show_image(ax, images[i])
             colour = colours[i] if colours is not None else "black"
-            ax.set_title(titles[i], fontsize=8, color=colour)
+            ax.set_title(titles[i], fontsize=9, color=colour)
         else:
             ax.axis("off")
     fig.suptitle(suptitle, y=1 - 0.1 / height, va="top")
@@ -213,60 +222,366 @@ def _image_grid(
 
 
 def _message_figure(path: Path, message: str) -> Path:
-    fig = _figure(6, 2)
+    fig = _figure(7, 2)
     fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=12)
     return _save(fig, path)
 
 
-def _confusion_figure(path: Path, cm: np.ndarray) -> Path:
-    fig = _figure(7, 6)
-    ax = fig.add_subplot(1, 1, 1)
-    totals = cm.sum(axis=1, keepdims=True)
-    frac = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=np.float64), where=totals > 0)
-    im = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(im, ax=ax, label="fraction of the true digit")
-    for i in range(10):
-        for j in range(10):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if frac[i, j] > 0.5 else "black")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
-    ax.set_title("Confusion matrix (counts; colour = row fraction)")
+def _confusion_figure(path: Path, cm: np.ndarray, model: str = "", data: str = "") -> Path:
+    """Counts on a log colour scale (left) and the errors alone (right).
+
+    At 99 % accuracy a linear scale leaves every off-diagonal cell white; the log scale shows
+    one error as clearly as a thousand, and the errors-only panel ranks the confusions.
+    """
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(13, 6)
+    n = int(cm.sum())
+    errors = cm.copy()
+    np.fill_diagonal(errors, 0)
+    panels = (
+        ("All counts (log colour scale)", np.ma.masked_equal(cm, 0), "Blues",
+         LogNorm(vmin=1, vmax=max(int(cm.max()), 2)), "images (log scale)"),
+        (f"Errors only ({int(errors.sum()):,} of {n:,} images; diagonal left out)",
+         np.ma.masked_equal(errors, 0), "Reds", None, "misread images"),
+    )
+    for k, (label, values, cmap, norm, bar_label) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, k + 1)
+        kw: dict[str, Any] = {"norm": norm} if norm is not None else {
+            "vmin": 0, "vmax": max(int(errors.max()), 1)}
+        im = ax.imshow(values, cmap=cmap, **kw)
+        ax.set_facecolor("white")
+        bar = fig.colorbar(im, ax=ax, label=bar_label, shrink=0.85)
+        if k == 1:
+            bar.locator = MaxNLocator(integer=True)
+            bar.update_ticks()
+        shown = cm if k == 0 else errors
+        top = float(np.log(max(int(cm.max()), 2))) if k == 0 else float(max(errors.max(), 1))
+        for i in range(10):
+            for j in range(10):
+                v = int(shown[i, j])
+                if v == 0 and (k == 1 or i != j):
+                    continue  # blank cells read faster than a sea of zeros
+                level = np.log(max(v, 1)) if k == 0 else v
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                        color="white" if level > 0.6 * top else "black")
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+        ax.set_xlabel("predicted digit")
+        ax.set_ylabel("true digit")
+        ax.set_title(label, fontsize=10)
+    fig.suptitle(_title("Confusion matrix", model, data))
     fig.tight_layout()
     return _save(fig, path)
 
 
-def _curves_figure(path: Path, history: dict[str, list[float]]) -> Path | None:
-    """One panel per metric (accuracy and loss first), train and ``val_`` series together."""
-    from matplotlib.ticker import MaxNLocator
+Stage = tuple[str, dict[str, list[float]]]
 
-    series: dict[str, list[float]] = {}
+
+def _series(history: dict[str, Any]) -> dict[str, list[float]]:
+    """The per-epoch numeric series of a history (anything else is left out)."""
+    out: dict[str, list[float]] = {}
     for key, values in history.items():
         try:
-            series[key] = [float(v) for v in values]
-        except (TypeError, ValueError):  # not a per-epoch numeric series: leave it out
+            series = [float(v) for v in values]
+        except (TypeError, ValueError):  # not a per-epoch numeric series
             continue
-    series = {k: v for k, v in series.items() if v}
-    bases = sorted({k.removeprefix("val_") for k in series},
-                   key=lambda b: ({"accuracy": 0, "loss": 1}.get(b, 2), b))
-    if not bases:
+        if series:
+            out[key] = series
+    return out
+
+
+def training_stages(metadata: dict[str, Any]) -> list[Stage]:
+    """Every recorded training stage of a model, oldest first, as ``(label, history)``.
+
+    ``stages`` (a list of runs, each with its ``history``: ``models/crnn``) is used when present;
+    else ``training.init_stages`` (the runs a fine-tuning started from) followed by the model's
+    own ``history``. A fine-tuned model whose starting run's history was not kept gets one
+    stage whose label says so. Models without epochs (SVM, kNN) give an empty list.
+    """
+    stages: list[Stage] = []
+    recorded = metadata.get("stages")
+    if isinstance(recorded, list) and recorded:
+        for i, st in enumerate(recorded, start=1):
+            if isinstance(st, dict):
+                hist = _series(st.get("history") or {})
+                if hist:
+                    stages.append((_stage_label(i, st.get("config") or {}), hist))
+        return stages
+    training = metadata.get("training") or {}
+    for i, st in enumerate(training.get("init_stages") or [], start=1):
+        if isinstance(st, dict) and _series(st.get("history") or {}):
+            stages.append((_stage_label(i, st.get("config") or {}), _series(st["history"])))
+    own = _series(metadata.get("history") or {})
+    if own:
+        config = metadata.get("config") or {}
+        label = _stage_label(len(stages) + 1, config)
+        if config.get("init") and not stages:
+            label = label.replace("stage 1", "fine-tuning") + (
+                f"; fine-tuned from {Path(str(config['init'])).name}, whose epochs are not "
+                "in the metadata")
+        stages.append((label, own))
+    return stages
+
+
+def _stage_label(i: int, config: dict[str, Any]) -> str:
+    lr = config.get("learning_rate", config.get("lr"))
+    return f"stage {i}" + (f" (lr {lr:g})" if isinstance(lr, int | float) else "")
+
+
+def _curves_figure(path: Path, stages: Sequence[Stage], model: str = "",
+                   data: str = "") -> Path | None:
+    """One panel per metric (accuracy and loss first); stages end to end on one epoch axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    stages = [(label, _series(h)) for label, h in stages]
+    stages = [(label, h) for label, h in stages if h]
+    lengths = [max(len(v) for v in h.values()) for _, h in stages]
+    if sum(lengths) < 2:  # one point (a one-epoch run) is not a curve: the metrics say it all
         return None
-    fig = _figure(5.5 * len(bases), 4)
+    bases = sorted({k.removeprefix("val_") for _, h in stages for k in h},
+                   key=lambda b: ({"accuracy": 0, "exact_match": 0, "loss": 1}.get(b, 2), b))
+    fig = _figure(max(6.0 * len(bases), 8.0), 5.2)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
     for i, base in enumerate(bases):
         ax = fig.add_subplot(1, len(bases), i + 1)
-        for key, label in ((base, "train"), ("val_" + base, "validation")):
-            if key in series:
-                epochs = range(1, len(series[key]) + 1)
-                ax.plot(epochs, series[key], marker="o", markersize=3, label=label)
+        for key, label, colour in ((base, "training", "C0"), ("val_" + base, "validation", "C1")):
+            xs: list[float] = []
+            ys: list[float] = []
+            for s, (_, h) in enumerate(stages):
+                if key in h:
+                    xs += [float(starts[s] + e + 1) for e in range(len(h[key]))]
+                    ys += h[key]
+                xs.append(float("nan"))  # a gap between stages: they restart the optimiser
+                ys.append(float("nan"))
+            if any(np.isfinite(ys)):
+                ax.plot(xs, ys, marker="o", markersize=3, color=colour, label=label)
+        for s, (label, _) in enumerate(stages):
+            if len(stages) > 1 or "fine-tuned" in label:
+                if s:
+                    ax.axvline(starts[s] + 0.5, color="grey", linestyle="--", linewidth=1)
+                ax.text(starts[s] + 0.6, 0.985, label.split(";")[0], fontsize=8, va="top",
+                        color="dimgrey", transform=ax.get_xaxis_transform())
+        ax.set_xlim(0.5, starts[-1] + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(base)
-        ax.set_title(base)
+        ax.set_xlabel("epoch, stages end to end" if len(stages) > 1 else "epoch")
+        ax.set_ylabel(base.replace("_", " ") + (" (fraction)" if "loss" not in base else ""))
+        ax.set_title(base.replace("_", " "))
         ax.grid(True, alpha=0.3)
-        ax.legend()
-    fig.suptitle("Training curves")
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.12 * (high - low))  # headroom for the stage labels
+    # One legend for all panels, above them: inside a panel it hides a curve or a label.
+    handles: dict[str, Any] = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not str(line.get_label()).startswith("_"):
+                handles.setdefault(str(line.get_label()), line)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2)
+    notes = [label.split("; ", 1)[1] for label, _ in stages if "; " in label]
+    trained = f" (trained on {data})" if data else ""
+    fig.suptitle(_title("Training curves", model) + trained
+                 + (f"\n{notes[0]}" if notes else ""), fontsize=11)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return _save(fig, path)
+
+
+def _roc_pr_figure(path: Path, y: np.ndarray, p: np.ndarray, model: str = "",
+                   data: str = "") -> Path:
+    """One-vs-rest ROC and precision-recall per digit on logit-scaled axes.
+
+    At 99 % accuracy every curve hugs the corner of linear axes; a logit axis spaces 0.9,
+    0.99 and 0.999 evenly (and 0.1, 0.5, 0.9 still read as usual), the false positive rate
+    is on a log axis. Rates of exactly 0 or 1 are drawn half an image inside the axis.
+    """
+    from matplotlib.ticker import FuncFormatter
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
+
+    fig = _figure(13, 5.8)
+    roc_ax = fig.add_subplot(1, 2, 1)
+    pr_ax = fig.add_subplot(1, 2, 2)
+    drawn = 0
+    lo_fpr, lo_tpr, hi_tpr, lo_p, lo_r, hi = 1.0, 0.5, 0.5, 0.5, 0.5, 0.5
+    for d in DIGITS:
+        pos = y == d
+        if pos.all() or not pos.any():
+            continue  # one-vs-rest needs both positives and negatives
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        fpr, tpr, _ = roc_curve(pos, p[:, d])
+        auc = float(np.trapezoid(tpr, fpr))
+        fpr = np.clip(fpr, 0.5 / n_neg, 1.0)
+        tpr = np.clip(tpr, 0.5 / n_pos, 1 - 0.5 / n_pos)
+        roc_ax.plot(fpr, tpr, color=f"C{d}", drawstyle="steps-post",
+                    label=f"{d}: AUC {auc:.5f}")
+        prec, rec, _ = precision_recall_curve(pos, p[:, d])
+        ap = float(average_precision_score(pos, p[:, d]))
+        n = len(y)
+        prec = np.clip(prec, 0.5 / n, 1 - 0.5 / n)
+        rec = np.clip(rec, 0.5 / n_pos, 1 - 0.5 / n_pos)
+        pr_ax.plot(rec, prec, color=f"C{d}", drawstyle="steps-post", label=f"{d}: AP {ap:.5f}")
+        lo_fpr = min(lo_fpr, 0.5 / n_neg)
+        # Start the zoom at the curve's first step off the corner, not at its far tail.
+        real = tpr > 0.5 / n_pos
+        if real.any():
+            lo_tpr = min(lo_tpr, float(tpr[real].min()))
+        lo_r = min(lo_r, 0.5)
+        lo_p = min(lo_p, float(prec[rec >= 0.5].min()))
+        hi = max(hi, 1 - 0.5 / n_pos, 1 - 0.5 / n)
+        hi_tpr = max(hi_tpr, 1 - 0.5 / n_pos)
+        drawn += 1
+    plain = FuncFormatter(lambda v, _: f"{v:.6g}")
+    roc_ax.set_xscale("log")
+    roc_ax.set_xlim(lo_fpr / 1.2, 1.0)
+    roc_ax.set_xlabel("false positive rate (log scale)")
+    roc_ax.set_ylabel("true positive rate = recall (logit scale)")
+    roc_ax.set_title("ROC, one digit against the rest")
+    pr_ax.set_xlabel("recall (logit scale, from 0.5)")
+    pr_ax.set_ylabel("precision (logit scale)")
+    pr_ax.set_title("Precision-recall, one digit against the rest")
+    for ax in (roc_ax, pr_ax):
+        ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            ax.set_yscale("logit")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            ax.legend(fontsize=8, loc="lower right", ncol=2)
+        else:
+            ax.text(0.5, 0.5, "no digit has both positives and negatives",
+                    transform=ax.transAxes, ha="center")
+    if drawn:
+        roc_ax.set_ylim(min(lo_tpr, 0.5) * 0.9, hi_tpr + (1 - hi_tpr) * 0.5)
+        pr_ax.set_xscale("logit")
+        pr_ax.xaxis.set_major_formatter(plain)
+        pr_ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        pr_ax.set_xlim(lo_r, hi + (1 - hi) * 0.5)
+        pr_ax.set_ylim(min(lo_p, 0.5) * 0.9, hi + (1 - hi) * 0.5)
+    fig.suptitle(_title("ROC and precision-recall curves", model, data))
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- trust
+
+
+def _trust_inputs(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = np.asarray(confidence, dtype=np.float64).ravel()
+    ok = np.asarray(correct, dtype=bool).ravel()
+    if c.shape != ok.shape:
+        raise ValueError(f"{c.size} confidences but {ok.size} correctness flags")
+    if c.size == 0:
+        raise ValueError("no predictions to draw")
+    if not np.all(np.isfinite(c)) or c.min() < 0 or c.max() > 1:
+        raise ValueError("confidences must lie in [0, 1]")
+    return c, ok
+
+
+def calibration(confidence: np.ndarray, correct: np.ndarray,
+                bins: int = CALIBRATION_BINS) -> dict[str, Any]:
+    """Equal-width confidence bins: per bin count, mean confidence and accuracy; and the ECE.
+
+    ECE (expected calibration error) = sum over bins of (share of predictions) x |accuracy -
+    mean confidence|; 0 for a perfectly calibrated reader. Empty bins have NaN means.
+    """
+    c, ok = _trust_inputs(confidence, correct)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(c, edges[1:-1], right=True), 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.bincount(which, weights=c, minlength=bins) / count
+        acc = np.bincount(which, weights=ok.astype(np.float64), minlength=bins) / count
+    gaps = np.where(count > 0, np.abs(np.nan_to_num(acc) - np.nan_to_num(conf)), 0.0)
+    return {"edges": edges, "count": count, "confidence": conf, "accuracy": acc,
+            "ece": float(np.sum(count * gaps) / c.size)}
+
+
+def risk_coverage(confidence: np.ndarray, correct: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Accepting the most confident first: coverage (fraction accepted), risk (error rate among
+    the accepted) and the threshold, one point per distinct confidence; and the area under the
+    curve (AURC, the mean risk over coverage; lower is better)."""
+    c, ok = _trust_inputs(confidence, correct)
+    order = np.argsort(-c, kind="stable")
+    errs = np.cumsum(~ok[order])
+    k = np.arange(1, c.size + 1)
+    # Ties accept or refuse together: keep the last index of each run of equal confidence.
+    last = np.r_[np.flatnonzero(np.diff(c[order]) != 0), c.size - 1]
+    coverage, risk = k[last] / c.size, errs[last] / k[last]
+    return {"coverage": coverage, "risk": risk, "threshold": c[order][last],
+            "aurc": float(np.mean(errs / k))}
+
+
+def reliability_figure(path: Path, confidence: np.ndarray, correct: np.ndarray, *,
+                       title: str, bins: int = CALIBRATION_BINS,
+                       unit: str = "prediction") -> Path:
+    """Reliability diagram (accuracy against confidence per bin, with the ECE) over a histogram
+    of how many predictions fall in each bin (log scale)."""
+    cal = calibration(confidence, correct, bins)
+    edges, count = cal["edges"], cal["count"]
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    fig = _figure(7.5, 7.5)
+    grid = fig.add_gridspec(2, 1, height_ratios=(3, 1.3))
+    ax = fig.add_subplot(grid[0])
+    has = count > 0
+    ax.bar(centres[has], cal["accuracy"][has], width=width * 0.95, color="tab:blue",
+           edgecolor="navy", label="accuracy in the bin")
+    gap_low = np.minimum(cal["accuracy"], cal["confidence"])[has]
+    ax.bar(centres[has], np.abs(cal["accuracy"] - cal["confidence"])[has], bottom=gap_low,
+           width=width * 0.95, color="tab:red", alpha=0.35, hatch="//", edgecolor="tab:red",
+           label="gap to the mean confidence")
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel(f"fraction of {unit}s right")
+    ax.set_title(f"ECE {100 * cal['ece']:.2f} % over {int(count.sum()):,} {unit}s "
+                 f"({bins} bins)", fontsize=10)
+    ax.legend(loc="upper left", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.tick_params(labelbottom=False)
+    hist = fig.add_subplot(grid[1], sharex=ax)
+    hist.bar(centres[has], count[has], width=width * 0.95, color="grey")
+    hist.set_yscale("log")
+    hist.set_ylim(0.7, max(int(count.max()), 1) * 2.5)
+    hist.set_xlabel("confidence (top class probability)")
+    hist.set_ylabel(f"{unit}s (log)")
+    hist.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def risk_coverage_figure(path: Path, confidence: np.ndarray, correct: np.ndarray, *,
+                         title: str, thresholds: Sequence[float] = (0.5, 0.9, 0.99, 0.999),
+                         unit: str = "prediction") -> Path:
+    """Error rate among the accepted against the fraction accepted when only predictions at or
+    above a confidence threshold are kept; a few thresholds are marked."""
+    rc = risk_coverage(confidence, correct)
+    c, ok = _trust_inputs(confidence, correct)
+    cov = np.r_[0.0, np.asarray(rc["coverage"])]
+    risk = np.asarray(rc["risk"])
+    risk = np.r_[risk[0], risk]  # flat from 0 to the first point (accept nothing: no risk known)
+    fig = _figure(8.5, 5.6)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.step(100 * cov, 100 * risk, where="post", color="tab:blue",
+            label=f"accept the most confident first (AURC {100 * float(rc['aurc']):.3f} %)")
+    overall = 100 * float(np.mean(~ok))
+    ax.axhline(overall, color="grey", linestyle=":", linewidth=1,
+               label=f"accept all: {overall:.2f} % wrong")
+    for t, marker in zip(thresholds, "osD^v", strict=False):
+        keep = c >= t
+        if not keep.any():
+            continue
+        x, yv = 100 * keep.mean(), 100 * float(np.mean(~ok[keep]))
+        ax.plot(x, yv, marker=marker, color="tab:red", linestyle="none",
+                label=f"confidence >= {t:g}: {x:.1f} % accepted, {yv:.2f} % wrong")
+    # Start the axis a little before the first error: left of it the risk is 0 and says nothing.
+    first = np.asarray(rc["coverage"])[np.asarray(rc["risk"]) > 0]
+    x_lo = max(0.0, 10 * np.floor((100 * float(first[0]) - 5) / 10)) if first.size else 0.0
+    ax.set_xlim(x_lo, 100.5)
+    ax.set_ylim(0, max(overall, 100 * float(risk.max()) if risk.size else 0.0) * 1.1 + 1e-3)
+    ax.set_xlabel(f"coverage: {unit}s accepted (%)" + (f", from {x_lo:.0f} %" if x_lo else ""))
+    ax.set_ylabel("risk: wrong among the accepted (%)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left")
+    fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -279,14 +594,23 @@ def evaluation_figures(
     x: np.ndarray,
     y_true: np.ndarray,
     proba: np.ndarray,
-    history: dict[str, list[float]] | None,
+    history: dict[str, list[float]] | Sequence[Stage] | None,
+    *,
+    model: str = "",
+    data: str = "",
+    training_data: str = "",
 ) -> list[Path]:
     """Write the evaluation PNGs into ``out_dir`` (created) and return their paths.
 
-    Always ``confusion_matrix.png``, ``prediction_grid.png`` (up to 5x8 samples chosen with a
+    In order: ``confusion_matrix.png`` (counts on a log colour scale beside the errors alone);
+    ``training_curves.png`` only when ``history`` (one history dict, or the ``(label, history)``
+    stages of ``training_stages``) holds at least two epochs in all; ``roc_pr_curves.png``
+    (one-vs-rest per digit); ``reliability.png`` (with the ECE) and ``risk_coverage.png``, both
+    on the top class's probability; ``prediction_grid.png`` (up to 5x8 samples chosen with a
     fixed seed, titled ``true/pred``, green right, red wrong) and ``confident_mistakes.png``
-    (up to 24 wrong predictions, most confident first; a one-line notice when there are none);
-    ``training_curves.png`` only when ``history`` has at least one non-empty series.
+    (up to 24 wrong predictions, most confident first; a one-line notice when there are none).
+    ``model`` and ``data`` name the model and the data in every title (``training_data`` in
+    the training curves').
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -299,12 +623,23 @@ def evaluation_figures(
 
     cm = np.zeros((10, 10), dtype=np.int64)
     np.add.at(cm, (y, pred), 1)
-    written.append(_confusion_figure(out_dir / "confusion_matrix.png", cm))
+    written.append(_confusion_figure(out_dir / "confusion_matrix.png", cm, model, data))
 
     if history:
-        curves = _curves_figure(out_dir / "training_curves.png", history)
+        stages = [("", history)] if isinstance(history, dict) else list(history)
+        curves = _curves_figure(out_dir / "training_curves.png", stages, model, training_data)
         if curves is not None:
             written.append(curves)
+
+    written.append(_roc_pr_figure(out_dir / "roc_pr_curves.png", y, p, model, data))
+    # Probabilities can overshoot 1 by a rounding error; the trust figures want [0, 1].
+    top = np.clip(conf, 0.0, 1.0)
+    written.append(reliability_figure(out_dir / "reliability.png", top, pred == y,
+                                      title=_title("Reliability", model, data),
+                                      unit="image"))
+    written.append(risk_coverage_figure(out_dir / "risk_coverage.png", top, pred == y,
+                                        title=_title("Risk-coverage", model, data),
+                                        unit="image"))
 
     rng = np.random.default_rng(0)
     k = min(len(y), GRID_ROWS * GRID_COLS)
@@ -313,20 +648,23 @@ def evaluation_figures(
         out_dir / "prediction_grid.png", images[idx],
         [f"{y[i]}/{pred[i]}" for i in idx],
         [RIGHT_COLOUR if y[i] == pred[i] else WRONG_COLOUR for i in idx],
-        GRID_COLS, "Samples: true/predicted (green right, red wrong)",
+        GRID_COLS, _title("Random samples, true/predicted (green right, red wrong)",
+                          model, data),
     ))
 
     wrong = np.flatnonzero(pred != y)
     path = out_dir / "confident_mistakes.png"
     if wrong.size == 0:
-        written.append(_message_figure(path, f"No mistakes among {len(y)} images"))
+        written.append(_message_figure(
+            path, _title(f"No mistakes among {len(y)} images", model, data)))
     else:
         worst = wrong[np.argsort(-conf[wrong], kind="stable")][: MISTAKE_ROWS * MISTAKE_COLS]
         written.append(_image_grid(
             path, images[worst],
-            [f"true {y[i]} / pred {pred[i]}\n{conf[i]:.3f}" for i in worst],
+            [f"true {y[i]} / read {pred[i]}\nconfidence {conf[i]:.3f}" for i in worst],
             [WRONG_COLOUR] * len(worst),
-            MISTAKE_COLS, f"Most confident mistakes ({wrong.size} errors in {len(y)})",
+            MISTAKE_COLS, _title(f"Most confident mistakes ({wrong.size} errors in {len(y)})",
+                                 model, data),
         ))
     return written
 
@@ -387,55 +725,101 @@ def _counts(y: np.ndarray) -> np.ndarray:
     return np.bincount(_labels(y, "y"), minlength=10)[:10]
 
 
-def _distribution_figure(path: Path, before: np.ndarray, after: np.ndarray | None) -> Path:
-    rows = [("before oversampling" if after is not None else "", before)]
-    if after is not None:
-        rows.append(("after oversampling", after))
-    fig = _figure(12, 4.5 * len(rows))
-    for r, (label, counts) in enumerate(rows):
-        bar = fig.add_subplot(len(rows), 2, 2 * r + 1)
-        bar.bar(DIGITS, counts, color=[f"C{d}" for d in DIGITS])
-        bar.set_xticks(DIGITS)
-        bar.set_xlabel("digit")
-        bar.set_ylabel("images")
-        bar.set_title(f"Class counts {label}".strip())
-        for d, c in zip(DIGITS, counts, strict=True):
-            bar.text(d, c, str(int(c)), ha="center", va="bottom", fontsize=7)
-        pie = fig.add_subplot(len(rows), 2, 2 * r + 2)
-        shown = [d for d in DIGITS if counts[d] > 0]
-        pie.pie([counts[d] for d in shown], labels=[str(d) for d in shown],
-                colors=[f"C{d}" for d in shown], autopct="%1.1f%%", textprops={"fontsize": 7})
-        pie.set_title(f"Class shares {label}".strip())
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def _correlation_figure(path: Path, images: np.ndarray, rng: np.random.Generator) -> Path:
-    k = min(len(images), CORRELATION_SAMPLE)
-    idx = np.sort(rng.choice(len(images), size=k, replace=False))
-    flat = images[idx].reshape(k, -1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.atleast_2d(np.corrcoef(flat, rowvar=False))
-    corr = np.nan_to_num(corr, nan=0.0)
-    fig = _figure(7.5, 6.5)
+def _distribution_figure(path: Path, before: np.ndarray, after: np.ndarray | None,
+                         data: str = "") -> Path:
+    """Images per digit as bars, before and after oversampling side by side."""
+    fig = _figure(10, 4.8)
     ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(corr, cmap="coolwarm", vmin=-1.0, vmax=1.0, interpolation="nearest")
-    fig.colorbar(im, ax=ax, label="Pearson correlation")
-    ax.set_xlabel("pixel index (row-major)")
-    ax.set_ylabel("pixel index (row-major)")
-    ax.set_title(f"Pixel intensity correlation over {k} images (constant pixels = 0)")
+    digits = np.arange(10)
+    groups = [("as loaded", before, "tab:blue")]
+    if after is not None:
+        groups.append(("after oversampling", after, "tab:orange"))
+    width = 0.8 / len(groups)
+    for g, (label, counts, colour) in enumerate(groups):
+        xs = digits + (g - (len(groups) - 1) / 2) * width
+        ax.bar(xs, counts, width=width, color=colour,
+               label=f"{label} ({int(counts.sum()):,} images)")
+        for xv, c in zip(xs, counts, strict=True):
+            ax.text(xv, c, f"{int(c):,}", ha="center", va="bottom", fontsize=7, rotation=90)
+    ax.set_xticks(DIGITS)
+    ax.set_xlabel("digit")
+    ax.set_ylabel("images")
+    ax.set_ylim(0, max(int(before.max()), int(after.max()) if after is not None else 0) * 1.3)
+    ax.legend(loc="upper center", ncol=2)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(_title("Images per digit", data=data))
     fig.tight_layout()
     return _save(fig, path)
 
 
-def _mean_images_figure(path: Path, images: np.ndarray, y: np.ndarray) -> Path:
-    fig = _figure(13, 1.9)
+def pca(images: np.ndarray, components: int = PCA_COMPONENTS) -> tuple[np.ndarray, np.ndarray]:
+    """Explained-variance ratio of every principal component and the first ``components``
+    components as images (k, H, W), from the pixel covariance over all ``images``.
+
+    The covariance (pixels x pixels) is summed in chunks, so 60,000 images cost one pass.
+    """
+    flat = images.reshape(len(images), -1)
+    mean = flat.mean(axis=0, dtype=np.float64)
+    cov = np.zeros((flat.shape[1], flat.shape[1]))
+    for i in range(0, len(flat), 8192):
+        c = flat[i: i + 8192].astype(np.float64) - mean
+        cov += c.T @ c
+    cov /= max(len(flat) - 1, 1)
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1]
+    values = np.clip(values[order], 0.0, None)
+    total = values.sum()
+    ratio = values / total if total > 0 else np.zeros_like(values)
+    first = vectors[:, order[:components]].T.reshape(-1, *images.shape[1:])
+    return ratio, first
+
+
+def _pca_figure(path: Path, images: np.ndarray, data: str = "") -> Path:
+    """Cumulative explained variance (left) and the first components as images (right)."""
+    ratio, comps = pca(images)
+    cum = np.cumsum(ratio)
+    levels = (0.5, 0.8, 0.9, 0.95)
+    needed = [int(np.searchsorted(cum, lv - 1e-12) + 1) for lv in levels]
+    shown = min(len(ratio), max(50, int(1.25 * needed[-1])))
+    fig = _figure(13, 5.4)
+    subs: Any = fig.subfigures(1, 2, width_ratios=(1, 1.15))
+    left, right = subs
+    ax = left.add_subplot(1, 1, 1)
+    ax.plot(np.arange(1, shown + 1), 100 * cum[:shown], color="tab:blue")
+    for level, k in zip(levels, needed, strict=True):
+        if k <= shown:
+            ax.plot(k, 100 * cum[k - 1], "o", color="tab:red")
+            ax.annotate(f"{100 * level:.0f} % with {k}", (k, 100 * cum[k - 1]),
+                        textcoords="offset points", xytext=(6, -14), fontsize=9)
+    ax.set_xlim(0, shown + 1)
+    ax.set_ylim(0, 101)
+    ax.set_xlabel(f"principal components (of {images.shape[1] * images.shape[2]} pixels)")
+    ax.set_ylabel("variance explained, cumulative (%)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"Explained variance over {len(images):,} images", fontsize=10)
+    left.subplots_adjust(left=0.13, right=0.95, bottom=0.12, top=0.86)
+    for k in range(min(len(comps), 8)):
+        cax = right.add_subplot(2, 4, k + 1)
+        lim = float(np.abs(comps[k]).max()) or 1.0
+        cax.imshow(comps[k], cmap="coolwarm", vmin=-lim, vmax=lim, interpolation="nearest")
+        cax.set_xticks([])
+        cax.set_yticks([])
+        cax.set_title(f"PC{k + 1}: {100 * ratio[k]:.1f} % of variance", fontsize=9)
+    right.subplots_adjust(left=0.02, right=0.98, bottom=0.1, top=0.86, wspace=0.1, hspace=0.3)
+    right.text(0.5, 0.02, "first components: red and blue pixels vary in opposite directions "
+               "(the sign is arbitrary)", ha="center", fontsize=9)
+    fig.suptitle(_title("Principal components of the pixels", data=data))
+    return _save(fig, path)
+
+
+def _mean_images_figure(path: Path, images: np.ndarray, y: np.ndarray, data: str = "") -> Path:
+    fig = _figure(13, 2.1)
     for d in DIGITS:
         ax = fig.add_subplot(1, 10, d + 1)
         members = images[y == d]
         _show_image(ax, members.mean(axis=0) if len(members) else np.zeros(images.shape[1:]))
-        ax.set_title(f"{d} (n={len(members)})", fontsize=8)
-    fig.suptitle("Mean image per digit")
+        ax.set_title(f"{d} (n={len(members):,})", fontsize=9)
+    fig.suptitle(_title("Mean image per digit", data=data))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -458,12 +842,14 @@ def _augment_samples(
     return originals, out
 
 
-def _augment_figure(path: Path, originals: np.ndarray, augmented: np.ndarray) -> Path:
+def _augment_figure(path: Path, originals: np.ndarray, augmented: np.ndarray,
+                    data: str = "", how: str = "") -> Path:
     k = len(originals)
     copies = len(augmented) // max(k, 1)
     titles = ["original"] * k + [f"augmented {c + 1}" for c in range(copies) for _ in range(k)]
     return _image_grid(path, np.concatenate([originals, augmented]), titles, None, k,
-                       "Augmentation: originals (top row) and augmented copies")
+                       _title("Augmentation" + (f" ({how})" if how else "")
+                              + ": originals (top row), augmented copies below", data=data))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -487,15 +873,20 @@ def eda_report(
     augment: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: int = 0,
     title: str = "Dataset report",
+    data: str = "",
+    augment_label: str = "",
 ) -> Path:
     """Write the EDA figures and ``report.md`` (linking each PNG) into ``out_dir``; return it.
 
-    PNGs: ``class_distribution.png`` (bar + pie; before and after oversampling when
-    ``x_over``/``y_over`` are given), ``pixel_correlation.png`` (784x784 Pearson matrix over up
-    to 2000 seeded images), ``mean_images.png``, ``sample_grid.png`` (seeded random samples) and
+    PNGs: ``class_distribution.png`` (one bar chart: images per digit, before and after
+    oversampling when ``x_over``/``y_over`` are given), ``pca.png`` (cumulative explained
+    variance and the first eight principal components as images, over all images),
+    ``mean_images.png``, ``sample_grid.png`` (seeded random samples) and
     ``augmented_samples.png`` (only with ``augment``: it gets one float32 (k, 28, 28) batch of
     3 copies of k originals and must return the same shape). Pixel statistics (mean, std,
-    skewness, ink share) overall and per digit go into the Markdown tables.
+    skewness, ink share) overall and per digit go into the Markdown tables; each figure's
+    section says how many images it used. ``data`` names the data in the figures' titles,
+    ``augment_label`` the augmentation's settings.
     """
     out_dir = Path(out_dir)
     labels = _labels(y, "y")
@@ -514,27 +905,34 @@ def eda_report(
         augmented = _augment_samples(images, augment, np.random.default_rng(seed + 2))
     out_dir.mkdir(parents=True, exist_ok=True)
     before = _counts(labels)
+    n = len(labels)
 
-    figures: list[tuple[str, Path]] = []
-    figures.append(("Class distribution",
-                    _distribution_figure(out_dir / "class_distribution.png", before, after)))
-    figures.append(("Pixel correlation",
-                    _correlation_figure(out_dir / "pixel_correlation.png", images,
-                                        np.random.default_rng(seed))))
+    figures: list[tuple[str, Path, str]] = []
+    used = f"all {n:,} images" + (
+        f", and the {int(after.sum()):,} after oversampling" if after is not None else "")
+    figures.append(("Class distribution", _distribution_figure(
+        out_dir / "class_distribution.png", before, after, data), used))
+    figures.append(("Principal components", _pca_figure(out_dir / "pca.png", images, data),
+                    f"all {n:,} images (pixel covariance); the curve shows how many "
+                    "components hold most of the variance, the images what the first ones "
+                    "vary"))
     figures.append(("Mean image per digit",
-                    _mean_images_figure(out_dir / "mean_images.png", images, labels)))
+                    _mean_images_figure(out_dir / "mean_images.png", images, labels, data),
+                    f"all {n:,} images (the count of each digit is in its title)"))
     rng = np.random.default_rng(seed + 1)
-    k = min(len(labels), GRID_ROWS * GRID_COLS)
-    idx = np.sort(rng.choice(len(labels), size=k, replace=False))
+    k = min(n, GRID_ROWS * GRID_COLS)
+    idx = np.sort(rng.choice(n, size=k, replace=False))
     figures.append(("Random samples", _image_grid(
         out_dir / "sample_grid.png", images[idx], [str(labels[i]) for i in idx], None,
-        GRID_COLS, f"Random samples (seed {seed})")))
+        GRID_COLS, _title(f"Random samples with their labels (seed {seed})", data=data)),
+        f"{k} images drawn at random (seed {seed})"))
     if augmented is not None:
-        figures.append(("Augmented samples",
-                        _augment_figure(out_dir / "augmented_samples.png", *augmented)))
+        figures.append(("Augmented samples", _augment_figure(
+            out_dir / "augmented_samples.png", *augmented, data=data, how=augment_label),
+            f"{len(augmented[0])} images drawn at random (seed {seed + 2}), "
+            f"{len(augmented[1]) // max(len(augmented[0]), 1)} augmented copies of each"))
 
-    n = len(labels)
-    md = [f"# {title}", "", f"{n} images of {images.shape[1]}x{images.shape[2]} pixels.", ""]
+    md = [f"# {title}", "", f"{n:,} images of {images.shape[1]}x{images.shape[2]} pixels.", ""]
     md += ["## Class distribution", ""]
     header = ["digit", "images", "share"]
     if after is not None:
@@ -565,8 +963,8 @@ def eda_report(
     md += [""]
 
     md += ["## Figures", ""]
-    for caption, path in figures:
-        md += [f"### {caption}", "", f"![{caption}]({path.name})", ""]
+    for caption, path, note in figures:
+        md += [f"### {caption}", "", f"Uses {note}.", "", f"![{caption}]({path.name})", ""]
     report = out_dir / "report.md"
     report.write_text("\n".join(md), encoding="utf-8")
     return report

@@ -172,22 +172,24 @@ def test_evaluation_figures(tmp_path: Path) -> None:
     out = tmp_path / "figs" / "nested"
     written = evaluation_figures(out, x, y, proba, history)
     names = [p.name for p in written]
-    assert names == ["confusion_matrix.png", "training_curves.png", "prediction_grid.png",
+    assert names == ["confusion_matrix.png", "training_curves.png", "roc_pr_curves.png",
+                     "reliability.png", "risk_coverage.png", "prediction_grid.png",
                      "confident_mistakes.png"]
     for path in written:
         assert path.parent == out
         assert_png(path)
 
 
-@pytest.mark.parametrize("history", [None, {}, {"loss": []}, {"note": "n/a"}])
+@pytest.mark.parametrize("history", [None, {"loss": [], "note": "n/a"}])
 def test_evaluation_figures_without_history_and_mistakes(
     tmp_path: Path, history: dict[str, list[float]] | None
 ) -> None:
     x, y = synthetic(7)
     proba = np.eye(10, dtype=np.float32)[y]  # all right: no mistakes to show
     written = evaluation_figures(tmp_path, x[..., None], y, proba, history)
-    assert [p.name for p in written] == ["confusion_matrix.png", "prediction_grid.png",
-                                         "confident_mistakes.png"]
+    assert [p.name for p in written] == ["confusion_matrix.png", "roc_pr_curves.png",
+                                         "reliability.png", "risk_coverage.png",
+                                         "prediction_grid.png", "confident_mistakes.png"]
     for path in written:
         assert_png(path, min_bytes=1000)
 
@@ -258,7 +260,7 @@ def test_eda_report_full(tmp_path: Path) -> None:
     assert calls == [(24, 28, 28)]
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["augmented_samples.png", "class_distribution.png", "mean_images.png",
-                    "pixel_correlation.png", "sample_grid.png"]
+                    "pca.png", "sample_grid.png"]
     for name in pngs:
         assert f"]({name})" in text, name
         assert_png(out / name)
@@ -281,8 +283,7 @@ def test_eda_report_minimal_and_deterministic(tmp_path: Path) -> None:
     assert text == b.read_text()
     assert "after oversampling" not in text
     pngs = sorted(p.name for p in a.parent.glob("*.png"))
-    assert pngs == ["class_distribution.png", "mean_images.png", "pixel_correlation.png",
-                    "sample_grid.png"]
+    assert pngs == ["class_distribution.png", "mean_images.png", "pca.png", "sample_grid.png"]
     for name in pngs:
         assert f"]({name})" in text
         assert_png(a.parent / name)

@@ -68,6 +68,7 @@ def test_train_and_evaluate_with_a_fake_plugin(
     assert metrics["accuracy"] == pytest.approx(expected)
     names = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert names == ["confident_mistakes.png", "confusion_matrix.png", "prediction_grid.png",
+                     "reliability.png", "risk_coverage.png", "roc_pr_curves.png",
                      "training_curves.png"]
 
 
@@ -240,7 +241,7 @@ def test_eda_report(tmp_path: Path, mnist_dir: Path) -> None:
     for png in sorted((tmp_path / "eda").glob("*.png")):
         assert f"]({png.name})" in text
     assert {p.name for p in (tmp_path / "eda").glob("*.png")} >= {
-        "class_distribution.png", "pixel_correlation.png", "sample_grid.png",
+        "class_distribution.png", "pca.png", "sample_grid.png",
         "augmented_samples.png"}
 
 
