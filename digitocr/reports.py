@@ -377,7 +377,8 @@ def _curves_figure(path: Path, stages: Sequence[Stage], model: str = "",
         for line in ax.get_lines():
             if not str(line.get_label()).startswith("_"):
                 handles.setdefault(str(line.get_label()), line)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2)
+    names = sorted(handles)  # "training" before "validation" whichever panel came first
+    fig.legend([handles[k] for k in names], names, loc="lower center", ncol=2)
     notes = [label.split("; ", 1)[1] for label, _ in stages if "; " in label]
     trained = f" (trained on {data})" if data else ""
     fig.suptitle(_title("Training curves", model) + trained
@@ -511,7 +512,8 @@ def risk_coverage(confidence: np.ndarray, correct: np.ndarray) -> dict[str, np.n
 
 def reliability_figure(path: Path, confidence: np.ndarray, correct: np.ndarray, *,
                        title: str, bins: int = CALIBRATION_BINS,
-                       unit: str = "prediction") -> Path:
+                       unit: str = "prediction",
+                       confidence_label: str = "confidence (top class probability)") -> Path:
     """Reliability diagram (accuracy against confidence per bin, with the ECE) over a histogram
     of how many predictions fall in each bin (log scale)."""
     cal = calibration(confidence, correct, bins)
@@ -540,7 +542,7 @@ def reliability_figure(path: Path, confidence: np.ndarray, correct: np.ndarray, 
     hist.bar(centres[has], count[has], width=width * 0.95, color="grey")
     hist.set_yscale("log")
     hist.set_ylim(0.7, max(int(count.max()), 1) * 2.5)
-    hist.set_xlabel("confidence (top class probability)")
+    hist.set_xlabel(confidence_label)
     hist.set_ylabel(f"{unit}s (log)")
     hist.grid(True, alpha=0.3)
     fig.suptitle(title)
