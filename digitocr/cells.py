@@ -5,9 +5,10 @@ border, the column's printed rules, an underline, a neighbour's words cut by the
 printed text. Read as they are, those become confident ``1``s. Before any glyph is formed:
 
 1. the scan border (large solid dark regions touching the crop's edge) is taken out;
-2. long straight rules are taken out: vertical runs at least ``RuleSizes.rule`` times the
+2. long straight rules are taken out: vertical runs at least ``CellRules.rule`` times the
    height of the tallest other writing, horizontal runs at least that times its height (an
-   underline or a rule; strokes that cross one keep their pixels);
+   underline or a rule; strokes that cross one keep their pixels); then pieces that long and
+   that thin however bent (a rule bowed by the scan);
 3. the remaining ink is grouped (components closer than ``CellRules.gap`` heights) and the
    group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
    edge. Everything else (printed captions, fragments of neighbours) is dropped.
@@ -68,6 +69,9 @@ class CellRules:
     #: ``auto`` reads an image whose long side is at most this many pixels, and that has no
     #: printed boxes, as one cell (a cut ledger cell or amount, not a page)
     cell_side: int = 700
+    #: a single printed box covering at least this share of such an image is the cell's own
+    #: frame (the image is still one cell)
+    own_frame: float = 0.4
 
 
 RULES = CellRules()
@@ -107,6 +111,20 @@ def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
 LINE_ASPECT = 12.0
 #: a piece across most of the crop that fills less than this share of its box is rules
 FRAME_FILL = 0.08
+#: a piece across most of the crop, or touching its edge, whose length is this many times its
+#: mean thickness (length squared over area) is a rule, however slanted, bowed or bent into a
+#: corner: a 2 px pen stroke 80 px long scores 40, a scanned column rule across a cell 80+
+LINE_ELONGATION = 40.0
+
+
+def _bent_lines(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which components (rows of ``cc_stats``) are lines, straight or not: across most of the
+    crop or touching its edge, and ``LINE_ELONGATION`` times longer than thick."""
+    x0, y0, w, h, area = (stats[:, i].astype(float) for i in range(5))
+    spans = (h >= 0.8 * shape[0]) | (w >= 0.8 * shape[1])
+    edge = (x0 <= 0) | (y0 <= 0) | (x0 + w >= shape[1]) | (y0 + h >= shape[0])
+    long_side = np.maximum(w, h)
+    return (spans | edge) & (long_side**2 / np.maximum(area, 1.0) >= LINE_ELONGATION)
 
 
 def _writing_height(mask: np.ndarray) -> float:
@@ -122,7 +140,8 @@ def _writing_height(mask: np.ndarray) -> float:
     spans = (hs >= 0.8 * mask.shape[0]) | (ws >= 0.8 * mask.shape[1])
     frame = spans & ((area / np.maximum(hs * ws, 1.0) < FRAME_FILL)
                      | ((hs >= 0.8 * mask.shape[0]) & (ws >= 0.8 * mask.shape[1])))
-    ok = (area >= 6) & ~frame & (aspect < LINE_ASPECT)
+    line = (aspect >= LINE_ASPECT) | _bent_lines(stats, mask.shape)[1:]
+    ok = (area >= 6) & ~frame & ~line
     if not ok.any():
         return 0.0
     inkiest = np.argsort(-np.where(ok, area, -1.0))[: min(3, int(ok.sum()))]
@@ -157,6 +176,37 @@ def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
     return Rules(found[0] & mask, found[1] & mask, thick, [])
 
 
+def without_rule_remains(mask: np.ndarray, lines: Rules) -> np.ndarray:
+    """``mask`` without the broken-off pieces of a removed vertical rule (a column's): pieces no
+    wider than two rule thicknesses lying wholly in the rule's band of columns. Horizontal
+    rules are left alone: digits sit on them, and a piece within their rows may be a digit's."""
+    if not lines.vertical.any():
+        return mask
+    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    if n <= 1:
+        return mask
+    cols = np.asarray(lines.vertical.any(axis=0), np.uint8).reshape(1, -1)
+    band = cv2.dilate(cols, np.ones((1, 2 * lines.thickness + 1), np.uint8))[0] > 0
+    cum = np.concatenate([[0], np.cumsum(band)])
+    x0, w = stats[:, 0], stats[:, 2]
+    drop = ((cum[x0 + w] - cum[x0]) == w) & (w <= 2 * lines.thickness)
+    drop[0] = False
+    return (mask & ~drop[labels]).astype(np.uint8) if drop.any() else mask
+
+
+def without_bent_rules(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> np.ndarray:
+    """``mask`` without pieces that are rules but not straight enough for ``rule_masks``: at
+    least ``rules.rule`` writing heights long and line-like (``_bent_lines``: a column rule
+    bowed or slanted by the scan, two rules meeting in a corner)."""
+    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    if n <= 1:
+        return mask
+    long_side = np.maximum(stats[:, 2], stats[:, 3]).astype(float)
+    bent = (long_side >= rules.rule * wh) & _bent_lines(stats, mask.shape)
+    bent[0] = False
+    return (mask & ~bent[labels]).astype(np.uint8) if bent.any() else mask
+
+
 def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RULES) -> Cell:
     """The cell's writing without border, rules and stray pieces, and the box round it."""
     gray = gray_u8(image)
@@ -174,6 +224,8 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RUL
         # strokes that cross a rule keep their pixels there
         mask = remove_rules(mask, lines)
         wh = _writing_height(mask) or wh
+        mask = without_rule_remains(mask, lines)
+    mask = without_bent_rules(mask, wh, rules)
     box, keep = _main_group(mask, wh, rules)
     clean = gray
     if border.any():  # a reader of the gray would see the border's edge as a stroke
@@ -214,10 +266,15 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
 
 
 def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
-    """``auto``: a small image without printed boxes is one cell; anything else a page."""
+    """``auto``: a small image without printed boxes (or inside its own frame) is one cell;
+    anything else a page."""
     if max(image.shape[:2]) <= RULES.cell_side:
         p = prepare(image, opts, deskew=False)
-        if not find_rules(p.mask).cells:
+        boxes = find_rules(p.mask).cells
+        h, w = p.mask.shape
+        # one printed box over most of the image is the cell's own frame, not a form's box
+        if not boxes or (len(boxes) == 1
+                         and boxes[0][2] * boxes[0][3] >= RULES.own_frame * h * w):
             fields = segment_cell(image, opts)
             return fields if fields[0].segments else []  # a blank image has no field
     return segment_auto(image, opts)

@@ -110,4 +110,7 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
                                    StringReading(r.text, conf, r.chars), opts.min_confidence,
                                    glyph_box=box)
         out[i] = replace(field, needs_review=field.needs_review or not agree or not r.text)
+    for i, f in enumerate(found):  # a cell given to be read that yields no digit: say so
+        if f.kind in STRING_KINDS and not out[i].text:
+            out[i] = replace(out[i], confidence=0.0, needs_review=True)
     return out

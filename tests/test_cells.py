@@ -108,3 +108,19 @@ def test_review_threshold_comes_from_the_model() -> None:
     assert pipeline.review_threshold("auto") == 0.9
     assert pipeline.review_threshold(FixedReader(min_confidence=0.75)) == 0.75
     assert pipeline.review_threshold(FixedReader()) == 0.0
+
+
+def test_bowed_rules_and_rule_corners_are_not_writing() -> None:
+    """The scans' rules are seldom straight: a column rule slanted by the scanner and bent at
+    its foot, and two rules meeting in a corner, are rules (they were read as a sure ``1``)."""
+    img = np.full((164, 140), 235, np.uint8)
+    img[:, :30] = 18  # scan border
+    pts = np.array([[124, 0], [131, 80], [138, 150], [139, 163]], np.int32)
+    cv2.polylines(img, [pts], False, 40, 2)  # the column's rule, slanted and bent
+    cv2.polylines(img, [np.array([[30, 0], [100, 0], [100, 90]], np.int32)], False, 40, 1)
+    cv2.putText(img, "26", (60, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 20, 2)
+    cell = clean_cell(img)
+    assert cell.box is not None
+    x, y, w, h = cell.box
+    assert x >= 55 and x + w <= 115 and y >= 80 and y + h <= 116, cell.box
+    assert not cell.mask[:, 118:].any() and not cell.mask[:40].any()
