@@ -216,6 +216,10 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
             init_meta = read_metadata(Path(model.options["init"]))
             training_info["init_wall_time_s"] = init_meta.get("wall_time_s")
             training_info["init_train_config"] = init_meta.get("train_config")
+            # the whole chain of runs, oldest first, so that curves can show every stage
+            earlier = (init_meta.get("training") or {}).get("init_stages") or []
+            training_info["init_stages"] = [*earlier, {"config": init_meta.get("config", {}),
+                                                       "history": init_meta.get("history", {})}]
         say(f"trained in {wall:.0f}s")
 
     say("evaluating on the MNIST test set")

@@ -287,6 +287,9 @@ def test_fine_tune_from_a_trained_cnn(tmp_path: Path, mnist_dir: Path) -> None:
     meta = read_metadata(tuned)
     assert meta["config"]["init"] == str(base) and meta["config"]["lr"] == 1e-9
     assert meta["training"]["init_wall_time_s"] == read_metadata(base)["wall_time_s"]
+    # the run it started from is kept, so the training curves can draw both stages
+    assert meta["training"]["init_stages"] == [
+        {"config": read_metadata(base)["config"], "history": read_metadata(base)["history"]}]
     x = load_test(mnist_dir)[:30]
     # with a vanishing learning rate the weights barely move: same predictions as the base
     np.testing.assert_allclose(load_model(str(tuned)).predict_proba(x),
