@@ -210,12 +210,16 @@ def without_bent_rules(mask: np.ndarray, wh: float, rules: CellRules = RULES) ->
 def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RULES) -> Cell:
     """The cell's writing without border, rules and stray pieces, and the box round it."""
     gray = gray_u8(image)
-    ink = ink_map(gray, polarity)
-    mask = binarise(ink).mask
-    border = np.zeros_like(mask)
+    border = np.zeros(gray.shape, np.uint8)
     if polarity != "bright":
         border = border_mask(gray, rules)
-        mask = mask & (1 - border)
+        if polarity == "auto" and border.any():
+            # the black border can be most of the crop: judge the paper without it (as
+            # ``dark_ink_gray`` does the whole image), or the cell is read inverted
+            paper = gray[border == 0]
+            polarity = "bright" if paper.size and float(np.median(paper)) < 110.0 else "dark"
+    ink = ink_map(gray, polarity)
+    mask = binarise(ink).mask & (1 - border)
     wh = _writing_height(mask)
     if wh <= 0:
         return Cell(np.zeros_like(mask), ink, None, None)
@@ -315,6 +319,14 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
             groups.append((ids, int(stats[ids, 0].min()), int(stats[ids, 1].min()),
                            int((stats[ids, 0] + stats[ids, 2]).max()),
                            int((stats[ids, 1] + stats[ids, 3]).max())))
+    if not groups:
+        return None, np.zeros_like(mask)
+    # a strip across the whole crop, many times longer than wide, is a rule's remains
+    groups = [grp for grp in groups
+              if not (grp[2] <= 0 and grp[4] >= h and grp[4] - grp[2] >= LINE_ASPECT
+                      * (grp[3] - grp[1]))
+              and not (grp[1] <= 0 and grp[3] >= w and grp[3] - grp[1] >= LINE_ASPECT
+                       * (grp[4] - grp[2]))]
     if not groups:
         return None, np.zeros_like(mask)
     tallest = max(y1 - y0 for _, _, y0, _, y1 in groups)

@@ -273,7 +273,8 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     digits = [g for g in glyphs if g.kind == "digit"]
     text = "".join(g.label for g in digits)
     conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
-    review = min_conf > 0 and (conf < min_conf or "?" in text)
+    # a field with ink but no digit read (only separators, say) is not a sure blank
+    review = min_conf > 0 and (conf < min_conf or "?" in text or (bool(glyphs) and not text))
     x, y, w, h = f.bbox
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
 

@@ -124,3 +124,15 @@ def test_bowed_rules_and_rule_corners_are_not_writing() -> None:
     x, y, w, h = cell.box
     assert x >= 55 and x + w <= 115 and y >= 80 and y + h <= 116, cell.box
     assert not cell.mask[:, 118:].any() and not cell.mask[:40].any()
+
+
+def test_a_border_over_most_of_the_crop_does_not_turn_the_cell_over() -> None:
+    """The black border can be most of a cut cell: the paper, not the whole crop, says which
+    way the ink is (judged on the whole crop, the cell was read inverted)."""
+    img = np.full((200, 140), 235, np.uint8)
+    img[:, :90] = 18  # scan border: 64 % of the crop
+    cv2.putText(img, "26", (95, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.7, 20, 2)
+    cell = clean_cell(img)
+    assert cell.box is not None
+    x, y, w, h = cell.box
+    assert x >= 92 and x + w <= 138 and y >= 80 and y + h <= 116, cell.box

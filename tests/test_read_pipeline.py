@@ -150,3 +150,14 @@ def test_progress_callback(font_model: str, tmp_path: Path) -> None:
     list(read([tmp_path / "a.png", tmp_path / "a.png"], font_model, "string",
               progress=lambda d, t, p: seen.append((d, t))))
     assert seen == [(1, 2), (2, 2)]
+
+
+def test_a_field_of_separators_only_is_flagged_not_a_sure_blank() -> None:
+    from digitocr.pipeline import _field
+    from digitocr.results import Glyph
+    from digitocr.segment import FieldCrops
+
+    dash = Glyph((10, 10, 8, 2), "-", 1.0, kind="separator")
+    assert _field(1, FieldCrops((0, 0, 40, 20), []), [dash], 0.9).needs_review
+    assert not _field(1, FieldCrops((0, 0, 40, 20), []), [], 0.9).needs_review  # nothing there
+    assert not _field(1, FieldCrops((0, 0, 40, 20), []), [dash], 0.0).needs_review  # review off
