@@ -206,6 +206,15 @@ data_option = click.option(
               help="Train on a stratified subset of this many MNIST images (quick runs).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Backend option (JSON value), e.g. --set k=3 for knn; repeatable.")
+@click.option("--val", "val_dir", type=click.Path(exists=True, file_okay=False, path_type=str),
+              default=None, help="String readers: a labelled folder for validation (best "
+              "epoch, the score reported) [default: a seeded --val-split of --data].")
+@click.option("--synthetic", type=click.IntRange(0), default=0, show_default=True,
+              help="String readers: synthetic strings of MNIST digits mixed in, so that a "
+              "small set does not make the reader forget.")
+@click.option("--copies", type=click.IntRange(0), default=2, show_default=True,
+              help="String readers: augmented copies of each real crop.")
+@click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
 def train(
     backend: str,
     data: str | None,
@@ -232,15 +241,37 @@ def train(
     member_paths: tuple[str, ...],
     limit: int | None,
     settings: tuple[str, ...],
+    val_dir: str | None,
+    synthetic: int,
+    copies: int,
+    force: bool,
 ) -> None:
-    """Train a BACKEND (cnn, knn, svm, ensemble, or a plugin's) and save it with metadata."""
+    """Train a BACKEND (cnn, knn, svm, ensemble, crnn, or a plugin's) and save it with metadata.
+
+    A string reader (crnn) trains on a folder of crops with a labels.csv (file,text), and
+    fine-tunes the shipped crnn unless --init names another start (--init none: from scratch).
+    """
     from .plugins import get_classifiers, get_string_readers
     from .training import TrainConfig
     from .training import train as run_training
 
     if backend in get_string_readers():
-        raise click.UsageError(f"{backend} reads whole strings; train it with "
-                               "python bench/train_crnn.py (see README)")
+        from .strtrain import StringTrainConfig, train_strings
+
+        if not data:
+            raise click.UsageError("a string reader trains on --data DIR (images + labels.csv)")
+        scfg = StringTrainConfig(
+            backend=backend, data=data, out=out or f"runs/{backend}", val=val_dir,
+            val_split=val_split, init="" if (init_model or "crnn") == "none"
+            else (init_model or "crnn"), epochs=epochs or 3, batch_size=batch_size or 32,
+            learning_rate=lr or 5e-4, seed=seed, copies=copies, synthetic=synthetic,
+            limit=limit, force=force)
+        smeta = train_strings(scfg, echo_err)
+        click.echo(f"{scfg.out}: validation exact match "
+                   f"{smeta['metrics']['validation_exact_match']:.4f} "
+                   f"({smeta['metrics']['validation_items']} crops), "
+                   f"trained in {smeta['wall_time_s']}s")
+        return
     if backend not in get_classifiers():
         names = ", ".join(sorted(get_classifiers()))
         raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray) -> dict[str, Any]:
     expected = np.asarray(graph(sample, training=False))  # also builds a rebuilt graph
     tmp = path.with_name(path.name + ".tmp")
     try:
-        graph.export(str(tmp), format="onnx", verbose=False)
+        with warnings.catch_warnings():  # tf2onnx probes np.object, which numpy 2 warns about
+            warnings.simplefilter("ignore", FutureWarning)
+            graph.export(str(tmp), format="onnx", verbose=False)
         proto = onnx.load(str(tmp))
         _rename(proto.graph, proto.graph.input[0].name, "image")
         _rename(proto.graph, proto.graph.output[0].name, "probs")
