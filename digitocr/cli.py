@@ -79,14 +79,23 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=EXIT_HELP)
 @click.version_option(__version__, prog_name="digitocr")
-def cli() -> None:
+@click.option("--plugins", "plugin_modules", multiple=True, metavar="MODULE",
+              help="Load plugins from these modules too (repeat or comma-separate; also "
+              "DIGITOCR_PLUGINS).")
+def cli(plugin_modules: tuple[str, ...]) -> None:
     """Read handwritten digits on scanned documents, and train the models that do it."""
+    if plugin_modules:
+        from .plugins import add_plugin_modules
+
+        add_plugin_modules([m.strip() for value in plugin_modules for m in value.split(",")
+                            if m.strip()])
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the plugin list as JSON.")
 def plugins(as_json: bool) -> None:
-    """List loaded plugins and the classifiers, string readers, segmenters and writers of each."""
+    """List loaded plugins and the classifiers, string readers, segmenters and writers of each
+    (and the third-party plugins that failed to load)."""
     from .plugins import KINDS, describe
 
     info = describe()
@@ -100,6 +109,8 @@ def plugins(as_json: bool) -> None:
             if p[kind]
         ]
         extra = f" (overridden: {', '.join(p['overridden'])})" if p.get("overridden") else ""
+        if p.get("error"):
+            parts, extra = [f"error: failed to load, skipped ({p['error']})"], ""
         click.echo(f"{p['name']} [{p['module']}] " + "; ".join(parts) + extra)
 
 

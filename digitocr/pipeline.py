@@ -545,7 +545,11 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
-                 forked: bool = False, parent: int = 0) -> None:
+                 forked: bool = False, parent: int = 0,
+                 plugin_list: list[tuple[str, Any]] | None = None) -> None:
+    """Set up one worker: ``plugin_list`` (``plugins.worker_plugins``) brings the plugins the
+    parent registered in-process or by ``--plugins``, which a spawned worker would not load
+    by itself (a forked one has them already), before the model that may need them."""
     global _worker_model, _worker_opts
     _die_with_parent(parent)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -553,6 +557,10 @@ def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
         quiet_decoders()
     if threads:
         limit_threads(threads, opencv=not forked)
+    if plugin_list:
+        from .plugins import restore_plugins
+
+        restore_plugins(plugin_list)
     _worker_model = resolve_classifier(model)
     _worker_opts = opts
 
@@ -678,8 +686,13 @@ def read(
     workers = min(workers, len(all_chunks))  # never more processes than work to give them
     threads = max(1, default_workers() // workers)
     chunks = iter(all_chunks)
+    from .plugins import worker_plugins
+
+    # a spawned worker unpickles these; an object that cannot be pickled fails here, named
+    plugin_list = worker_plugins(picklable=method == "spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(model, opts, threads, method == "fork", os.getpid()))
+                               initargs=(model, opts, threads, method == "fork", os.getpid(),
+                                         plugin_list))
     try:
         pending: deque[tuple[list[str], Future[list[PageResult]]]] = deque()
         finished = 0

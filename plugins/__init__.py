@@ -1,1 +1,1 @@
-"""digitocr's built-in backends, loaded through the ``digitocr`` entry-point group."""
+"""digitocr's built-in plugins, imported directly by ``digitocr.plugins`` (``BUILTIN_PLUGINS``)."""

@@ -17,11 +17,10 @@ from digitocr.backends import Classifier, FitResult, Progress, check_batch
 REPO = Path(__file__).resolve().parent.parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run ``slow`` tests (they import TensorFlow) last, keeping the order otherwise: once
-    TensorFlow is loaded, ``read --workers`` spawns instead of forking, and a worker started
-    that way no longer sees plugins that a test registered in-process."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)
+def pytest_configure(config: pytest.Config) -> None:
+    """Built-in plugins only (``DIGITOCR_LOAD_PLUGINS=""``): third-party plugins installed
+    here must not change what the tests see. Set it to a list to test with some of them."""
+    os.environ.setdefault(plugins.LOAD_ENV, "")
 
 
 def shared_data() -> Path | None:
