@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .errors import ModelError
-from .strings import StringReading
+from .results import StringReading
 
 METADATA = "metadata.json"
 FORMAT_VERSION = 1

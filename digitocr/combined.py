@@ -27,7 +27,7 @@ from .results import Field
 from .strings import StringReading
 
 if TYPE_CHECKING:
-    from .pipeline import ReadOptions
+    from .fields import ReadOptions
     from .segment import FieldCrops
 
 #: a string reading that the per-digit classifier does not confirm keeps this share of its
@@ -86,7 +86,7 @@ def _field_box(f: FieldCrops) -> tuple[int, int, int, int] | None:
 
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
     """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
-    from .pipeline import classify_fields, find_fields
+    from .fields import classify_fields, find_fields
     from .strings import field_from_reading
 
     digits, strings = reader._members()

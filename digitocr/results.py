@@ -1,4 +1,5 @@
-"""What ``read`` returns: PageResult → Field → Glyph, and the JSON Schema their dicts follow."""
+"""What ``read`` returns: PageResult → Field → Glyph, and the JSON Schema their dicts follow;
+what a string reader returns: StringReading → CharSpan."""
 
 from __future__ import annotations
 
@@ -14,6 +15,26 @@ BBox = tuple[int, int, int, int]
 
 def _r(x: float) -> float:
     return round(float(x), 4)
+
+
+@dataclass
+class CharSpan:
+    """One decoded character: where it fired (fractions of the crop's width) and how surely."""
+
+    start: float
+    end: float
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class StringReading:
+    """A whole-string reading: digits, a confidence in [0, 1], and (optionally) coarse spans."""
+
+    text: str
+    confidence: float
+    chars: list[CharSpan] = field(default_factory=list)
 
 
 @dataclass

@@ -12,18 +12,17 @@ the aspect ratio kept (width capped at ``MAX_WIDTH``). Output: float32 ink-brigh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .normalise import dark_ink_gray
-from .results import Field, Glyph
+from .results import CharSpan, Field, Glyph, StringReading
 
 if TYPE_CHECKING:
     from .backends import StringReader
-    from .pipeline import ReadOptions
+    from .fields import ReadOptions
 
 HEIGHT = 32
 MAX_WIDTH = 256
@@ -74,26 +73,6 @@ def pad_batch(images: list[np.ndarray], width: int | None = None) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ decoding
-
-
-@dataclass
-class CharSpan:
-    """One decoded character: where it fired (fractions of the crop's width) and how surely."""
-
-    start: float
-    end: float
-    label: str
-    confidence: float
-    alternatives: list[tuple[str, float]] = field(default_factory=list)
-
-
-@dataclass
-class StringReading:
-    """A whole-string reading: digits, a confidence in [0, 1], and (optionally) coarse spans."""
-
-    text: str
-    confidence: float
-    chars: list[CharSpan] = field(default_factory=list)
 
 
 def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
@@ -167,7 +146,7 @@ def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> l
     segmenter (or the template) finds the fields; each is read from the box round the ink its
     segmenter found (so a field's printed frame is left out), or its whole box when it found none.
     """
-    from .pipeline import find_fields
+    from .fields import find_fields
 
     h, w = image.shape[:2]
     boxes: list[tuple[tuple[int, int, int, int], str | None]] = []

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitocr import pipeline
+from digitocr import fields, pipeline
 from digitocr.backends import StringReader
 from digitocr.cells import clean_cell, segment_cell, segment_page_or_cell
 from digitocr.combined import DISAGREE, AutoReader
@@ -96,7 +96,7 @@ def test_auto_reader_checks_strings_against_the_digit_classifier(
         return [Field(n, f.bbox, digit_text, 0.99, False, [], f.name)
                 for n, f in enumerate(fields, start=1)]
 
-    monkeypatch.setattr(pipeline, "classify_fields", per_digit)
+    monkeypatch.setattr(fields, "classify_fields", per_digit)
     reader = AutoReader()
     reader.digits, reader.strings = object(), FixedReader()  # type: ignore[assignment]
     opts = pipeline.ReadOptions(layout="string", min_confidence=0.9)

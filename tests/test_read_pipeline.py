@@ -153,7 +153,7 @@ def test_progress_callback(font_model: str, tmp_path: Path) -> None:
 
 
 def test_a_field_of_separators_only_is_flagged_not_a_sure_blank() -> None:
-    from digitocr.pipeline import _field
+    from digitocr.fields import _field
     from digitocr.results import Glyph
     from digitocr.segment import FieldCrops
 

@@ -1,0 +1,253 @@
+"""A page's fields: templates, the read options, the layout's segmenter, and one batched
+classification per page with each segment's best reading assembled into fields.
+
+Every crop of a page (all candidate cuts included) is normalised and classified in one
+``predict_proba`` call; each segment then keeps the reading with the best score (sum of the
+glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty). The
+string readers' field assembly (``strings``, ``combined``) finds its fields here too, so neither
+imports the pipeline that calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import DigitOCRError, InputError, TemplateError
+from .io import DEFAULT_DPI, MAX_PIXELS
+from .normalise import normalise
+from .results import BBox, Field, Glyph
+from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+
+if TYPE_CHECKING:
+    from .backends import Classifier
+
+#: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
+GLYPH_BONUS = 0.0
+
+
+#: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
+MAX_TEMPLATE_COORD = 1e7
+
+
+@dataclass
+class TemplateField:
+    """A named rectangle of a template, read with its own layout."""
+
+    name: str
+    bbox: BBox
+    layout: str = "auto"
+
+
+@dataclass
+class Template:
+    """Named rectangles in the pixel space of a reference page (``width`` x ``height``)."""
+
+    fields: list[TemplateField]
+    width: int | None = None
+    height: int | None = None
+
+
+def load_template(path: str | Path) -> Template:
+    """Read ``--template FILE``: ``{"width", "height", "fields": [{"name", "bbox", "layout"}]}``."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except OSError as exc:
+        raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise TemplateError(f"{p}: template is not valid JSON (nested too deeply)") from exc
+    raw = data.get("fields") if isinstance(data, dict) else data
+    if not isinstance(raw, list) or not raw:
+        raise TemplateError(f"{p}: template needs a non-empty 'fields' list")
+    fields = []
+    for i, f in enumerate(raw):
+        if not isinstance(f, dict):
+            raise TemplateError(f"{p}: field {i + 1} is not an object")
+        bbox = f.get("bbox")
+        if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_number, bbox))
+                or bbox[2] <= 0 or bbox[3] <= 0):
+            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0 "
+                                "(finite numbers)")
+        name = f.get("name", str(i + 1))
+        layout = f.get("layout", "auto")
+        if not isinstance(name, (str, int)) or isinstance(name, bool) or not isinstance(
+                layout, str):
+            raise TemplateError(f"{p}: field {i + 1}: 'name' and 'layout' must be strings")
+        x, y, w, h = (round(v) for v in bbox)
+        fields.append(TemplateField(str(name), (x, y, w, h), layout))
+    sizes = []
+    for key in ("width", "height"):
+        v = data.get(key) if isinstance(data, dict) else None
+        if v is not None and not (_number(v) and v >= 1):
+            raise TemplateError(f"{p}: '{key}' must be a finite number >= 1, not {v!r:.40}")
+        sizes.append(round(v) if v is not None else None)
+    return Template(fields, sizes[0], sizes[1])
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _number(v: object) -> bool:
+    """A finite int or float (not a bool, NaN or an infinity), with room for pixel maths."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and abs(v) < MAX_TEMPLATE_COORD)
+
+
+@dataclass
+class ReadOptions:
+    """Everything that shapes how one page is read (picklable, sent to workers)."""
+
+    layout: str = "auto"
+    min_confidence: float = 0.0
+    dpi: int = DEFAULT_DPI
+    max_pixels: int = MAX_PIXELS
+    polarity: str = "auto"
+    deskew: bool = True
+    template: Template | None = None
+    annotate: Path | None = None
+    #: --annotate names keep each file's path below this folder (the inputs' common folder)
+    annotate_root: str = ""
+    glyph_bonus: float = GLYPH_BONUS
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+    #: seconds one file may take to decode and segment (``--timeout-per-file``); None: no limit
+    timeout: float | None = None
+    #: decode pages straight to gray (every built-in layout reads gray; JPEG decodes ~2x faster)
+    gray: bool = True
+    #: turn a page found sideways or upside down upright before reading it (``orientation``)
+    orientation: bool = True
+
+
+def get_segmenter(name: str) -> Segmenter:
+    """The segmenter registered as ``name`` (through ``register_segmenters``)."""
+    from .plugins import registry
+
+    fn: Segmenter = registry("segmenters").get(name, "layout", InputError)
+    return fn
+
+
+def layouts() -> list[str]:
+    """Names of the registered layouts."""
+    from .plugins import get_segmenters
+
+    return sorted(get_segmenters())
+
+
+def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
+    """Run the layout's segmenter, or one per template rectangle."""
+    seg_opts = replace(opts.segment, polarity=opts.polarity, deskew=opts.deskew)
+    if opts.template is None:
+        return get_segmenter(opts.layout)(image, seg_opts)
+    t = opts.template
+    h, w = image.shape[:2]
+    sx = w / t.width if t.width else 1.0
+    sy = h / t.height if t.height else 1.0
+    out: list[FieldCrops] = []
+    for tf in t.fields:
+        x, y, bw, bh = tf.bbox
+        x0, y0 = max(0, round(x * sx)), max(0, round(y * sy))
+        x1, y1 = min(w, round((x + bw) * sx)), min(h, round((y + bh) * sy))
+        box = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+        segments: list[Segment] = []
+        if x1 - x0 >= 4 and y1 - y0 >= 4:
+            layout = tf.layout if tf.layout != "auto" or opts.layout == "auto" else opts.layout
+            inner = get_segmenter(layout)(image[y0:y1, x0:x1], replace(seg_opts, deskew=False))
+            for f in inner:
+                for s in f.segments:
+                    segments.append(_offset(s, x0, y0))
+        out.append(FieldCrops(box, segments, kind="template", name=tf.name))
+    return out
+
+
+def _offset(seg: Segment, dx: int, dy: int) -> Segment:
+    for opt in seg.options:
+        for g in opt:
+            x, y, w, h = g.bbox
+            g.bbox = (x + dx, y + dy, w, h)
+    return seg
+
+
+def classify_fields(
+    fields: list[FieldCrops], classifier: Classifier, opts: ReadOptions
+) -> list[Field]:
+    """One batched ``predict_proba`` over every digit crop, then the best reading per segment."""
+    return classify_pages([fields], classifier, opts)[0]
+
+
+def classify_pages(
+    pages: list[list[FieldCrops]], classifier: Classifier, opts: ReadOptions
+) -> list[list[Field]]:
+    """``classify_fields`` for several pages' fields with one ``predict_proba`` call."""
+    crops: list[GlyphCrop] = []
+    index: dict[int, int] = {}
+    for fields in pages:
+        for f in fields:
+            for s in f.segments:
+                for opt in s.options:
+                    for g in opt:
+                        if g.kind == "digit" and id(g) not in index:
+                            index[id(g)] = len(crops)
+                            crops.append(g)
+    if crops:
+        batch = np.stack([normalise(g.image, polarity="bright") for g in crops])
+        probs = np.asarray(classifier.predict_proba(batch), dtype=np.float64)
+        if probs.shape != (len(crops), 10):
+            raise DigitOCRError(
+                f"classifier returned shape {probs.shape}, expected ({len(crops)}, 10)")
+    else:
+        probs = np.zeros((0, 10))
+    return [_assemble(fields, probs, index, opts) for fields in pages]
+
+
+def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int],
+              opts: ReadOptions) -> list[Field]:
+    out: list[Field] = []
+    for n, f in enumerate(fields, start=1):
+        glyphs: list[Glyph] = []
+        for s in f.segments:
+            if not s.options:
+                continue
+            best = max(range(len(s.options)),
+                       key=lambda k: _score(s.options[k], s.penalties[k], probs, index, opts))
+            for g in s.options[best]:
+                glyphs.append(_glyph(g, probs, index, opts.min_confidence))
+        out.append(_field(n, f, glyphs, opts.min_confidence))
+    return out
+
+
+def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[int, int],
+           opts: ReadOptions) -> float:
+    total = -penalty
+    for g in opt:
+        if g.kind == "digit":
+            total += math.log(max(float(probs[index[id(g)]].max()), 1e-9)) + opts.glyph_bonus
+    return total
+
+
+def _glyph(g: GlyphCrop, probs: np.ndarray, index: dict[int, int], min_conf: float) -> Glyph:
+    if g.kind != "digit":
+        return Glyph(g.bbox, g.label, 1.0, [], kind="separator")
+    p = probs[index[id(g)]]
+    top = np.argsort(-p, kind="stable")[:3]
+    conf = float(p[top[0]])
+    label = str(int(top[0]))  # the best guess stays; the field's review flag says "unsure"
+    alts = [(str(int(k)), float(p[k])) for k in top]
+    return Glyph(g.bbox, label, conf, alts)
+
+
+def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field:
+    digits = [g for g in glyphs if g.kind == "digit"]
+    text = "".join(g.label for g in digits)
+    conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
+    # a field with ink but no digit read (only separators, say) is not a sure blank
+    review = min_conf > 0 and (conf < min_conf or "?" in text or (bool(glyphs) and not text))
+    x, y, w, h = f.bbox
+    return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
