@@ -10,7 +10,6 @@ import os
 import pickle
 import subprocess
 import sys
-import sysconfig
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,7 +168,10 @@ def test_spawned_workers_get_plugins_registered_in_process(
 def test_python_m_digitocr_from_a_checkout(tmp_path: Path) -> None:
     """No install: ``-S`` drops the editable install's finder; site-packages only on the path
     (for the dependencies), so ``digitocr_plugins`` comes from the checkout's ``plugins/``."""
-    path = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])
+    import numpy
+
+    # where the dependencies are (not sysconfig's purelib: under -S that is the base Python's)
+    path = os.pathsep.join([str(REPO), str(Path(numpy.__file__).resolve().parent.parent)])
     env = {**os.environ, "PYTHONPATH": path}
     probe = subprocess.run([sys.executable, "-S", "-c", "import digitocr_plugins"], env=env,
                            cwd=tmp_path, capture_output=True, text=True)
