@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .amounts import amount_value
 from .errors import DigitOCRError, InputError, TemplateError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
@@ -33,6 +34,8 @@ GLYPH_BONUS = 0.0
 
 #: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
 MAX_TEMPLATE_COORD = 1e7
+#: the field whose value is an amount (``--layout cheque`` names it so, and so may a template)
+AMOUNT = "amount"
 
 
 @dataclass
@@ -249,5 +252,10 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
     # a field with ink but no digit read (only separators, say) is not a sure blank
     review = min_conf > 0 and (conf < min_conf or "?" in text or (bool(glyphs) and not text))
+    value = None
+    if f.name == AMOUNT and text:
+        value = amount_value([g.label for g in glyphs])
+        review = review or (min_conf > 0 and value is None)  # separators that fit no reading
     x, y, w, h = f.bbox
-    return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name)
+    return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name,
+                 value)

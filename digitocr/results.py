@@ -68,6 +68,9 @@ class Field:
     needs_review: bool
     glyphs: list[Glyph] = field(default_factory=list)
     name: str | None = None
+    #: an amount's value as a decimal string (``"8800000.00"``), from its digits and separators
+    #: (``digitocr.amounts``); None for other fields, or when the separators are ambiguous
+    value: str | None = None
 
     @property
     def key(self) -> str:
@@ -85,6 +88,8 @@ class Field:
             needs_review=self.needs_review,
             glyphs=[g.to_dict() for g in self.glyphs],
         )
+        if self.value is not None:
+            out["value"] = self.value
         return out
 
 

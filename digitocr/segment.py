@@ -963,7 +963,8 @@ def segment_digit(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
 
 
 def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
-    """A full cheque: the courtesy-amount box (right half, wide), read as one digit string."""
+    """A full cheque: the courtesy-amount box (right half, wide), read as one digit string and
+    named ``amount`` (its ``value`` is built from the digits and separators)."""
     p = prepare(image, opts)
     rules = find_rules(p.mask)
     h, w = p.mask.shape
@@ -974,12 +975,14 @@ def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
         clean = remove_rules(p.mask, rules)
         cc = Components(clean, p.ink)
         comps = cc.inside(box, _min_area(p.mask.shape))
-        return [_map_field(p, FieldCrops(box, string_segments(cc, comps), kind="box"))]
+        return [_map_field(p, FieldCrops(box, string_segments(cc, comps), kind="box",
+                                         name="amount"))]
     free = free_fields(p)
     right = [f for f in free if f.bbox[0] + f.bbox[2] / 2 > 0.5 * w]
     if not right:
         return []
     best = max(right, key=lambda f: len(f.segments))
+    best.name = "amount"
     return [_map_field(p, best)]
 
 

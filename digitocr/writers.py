@@ -24,7 +24,7 @@ from .errors import OutputError
 from .results import PageResult
 
 CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h",
-               "error")
+               "error", "value")
 #: a CSV cell starting with one of these is a formula to a spreadsheet: it gets a leading '
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -115,14 +115,15 @@ class CsvWriter:
     def write(self, page: PageResult) -> None:
         if page.error is not None:
             self.csv.writerow([csv_text(page.file), page.page, "", "", "", "true", "", "", "",
-                               "", csv_text(page.error)])
+                               "", csv_text(page.error), ""])
             return
         name = csv_text(page.file)
         for f in page.fields:
             x, y, w, h = f.bbox
             self.csv.writerow(
                 [name, page.page, csv_text(f.key), csv_text(f.text), f"{f.confidence:.4f}",
-                 "true" if f.needs_review else "false", x, y, w, h, ""]
+                 "true" if f.needs_review else "false", x, y, w, h, "",
+                 "" if f.value is None else f.value]
             )
 
     def close(self) -> None:

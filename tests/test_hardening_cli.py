@@ -177,7 +177,7 @@ def test_csv_escapes_error_column_and_formulas(font_model: str, odd_names: Path,
     r = run(str(odd_names), "--model", font_model, "--layout", "string", "-o", str(out))
     assert r.exit_code == 1
     rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
-    assert rows[0][-1] == "error" and all(len(row) == 11 for row in rows)
+    assert rows[0][-2:] == ["error", "value"] and all(len(row) == 12 for row in rows)
     by_name = {Path(row[0]).name: row for row in rows[1:]}
     assert by_name["\\xff\\xfe.png"][3] == "407"
     broken = by_name["@broken.png"]

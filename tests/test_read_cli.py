@@ -24,7 +24,7 @@ def test_csv_exact(font_model: str, files: Path) -> None:
     r = run(str(files), "--model", font_model, "--layout", "string", "--format", "csv")
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0] == "file,page,field,text,confidence,needs_review,x,y,w,h,error"
+    assert lines[0] == "file,page,field,text,confidence,needs_review,x,y,w,h,error,value"
     rows = [ln.split(",") for ln in lines[1:]]
     assert [(Path(r[0]).name, r[1], r[2], r[3], r[5], r[6:10]) for r in rows] == [
         # the field is the writing's box with a quarter of its height of paper round it

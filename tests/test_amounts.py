@@ -1,0 +1,32 @@
+"""An amount's value from its digits and separators, as cheques write them."""
+
+from __future__ import annotations
+
+import pytest
+
+from digitocr.amounts import amount_value
+
+
+@pytest.mark.parametrize(("written", "value"), [
+    ("88,00,000/-", "8800000.00"),  # Indian grouping, "only"
+    ("12,50,000", "1250000.00"),
+    ("1,250,000", "1250000.00"),
+    ("1,250.00", "1250.00"),
+    ("1.250,00", "1250.00"),  # European marks
+    ("85.30", "85.30"),
+    ("12,50", "12.50"),
+    ("8530", "8530.00"),
+    ("$1,250", "1250.00"),
+    ("1250=", "1250.00"),
+    ("7-", "7.00"),
+    ("25050/100", "250.50"),  # cents as a fraction of a hundred
+    ("00120", "120.00"),
+])
+def test_conventions(written: str, value: str) -> None:
+    assert amount_value(list(written)) == value
+
+
+@pytest.mark.parametrize("written", ["1,2500", "12.5", "1.250.50", "1,,2", "/-", "", "1,250.5",
+                                     "12,5,000", "1,250.00,"])
+def test_marks_that_fit_no_reading_give_no_value(written: str) -> None:
+    assert amount_value(list(written)) is None
