@@ -11,3 +11,4 @@ digitocr train crnn --data "$DATA/danish-rowid/train" --val-split 0.05 --init cr
   --epochs 4 --copies 1 --batch-size 32 --lr 5e-4 --seed 0 --out "$OUT" --force
 # the held-out cells, read as a user would with the new model
 python bench/real.py --only danish --model "$OUT"
+python bench/danish_digit_labels.py "$OUT"

@@ -266,6 +266,13 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
             order = np.argsort(keys, kind="stable")
             chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
             self.rng.shuffle(chunks)
+            # Keras takes the input signature from the first two batches: when their widths
+            # agree it fixes the width, and a later batch of another width stops training
+            widths_of = [max(imgs[j].shape[1] for j in c) for c in chunks]
+            other = next((k for k in range(2, len(chunks)) if widths_of[k] != widths_of[0]),
+                         None)
+            if len(chunks) > 2 and widths_of[1] == widths_of[0] and other is not None:
+                chunks[1], chunks[other] = chunks[other], chunks[1]
             self.batches = chunks
 
         def __len__(self) -> int:
