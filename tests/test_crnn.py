@@ -279,3 +279,22 @@ def test_string_reader_reads_the_ink_of_a_found_field(echo_model: Path) -> None:
     field = json.loads(res.output)[0]["fields"][0]
     w = field["bbox"][2]
     assert 0.5 * w < int(field["text"]) < w  # echo reads the crop's width
+
+
+@pytest.mark.slow
+def test_first_two_training_batches_differ_in_width() -> None:
+    """Keras takes a PyDataset's input signature from its first two batches: when their widths
+    agree, a later batch of another width stops training (seen on 37,658 ledger crops)."""
+    from digitocr_plugins.crnn import _batches, encode_labels
+
+    from digitocr.kerasio import import_keras
+
+    widths = [40] * 64 + [44, 48, 52, 56] * 4  # mostly one width, as a real set can be
+    imgs = [np.zeros((32, w), np.uint8) for w in widths]
+    y = encode_labels(["1"] * len(imgs))
+    for seed in range(5):
+        batches = _batches(import_keras(), imgs, y, 8, seed)
+        for _ in range(3):
+            first, second = batches[0][0].shape[2], batches[1][0].shape[2]
+            assert first != second
+            batches.on_epoch_end()
