@@ -101,7 +101,8 @@ def main() -> int:
                           "threshold": at}))
     meta = json.loads((REPO / "models" / "crnn" / "metadata.json").read_text())
     _curves_figure(args.out / "crnn-training_curves.png", training_stages(meta), "crnn",
-                   "ORAND-CAR-A train split and synthetic strings; validation: 60 ORAND crops")
+                   "stages 1-3: ORAND-CAR-A train + synthetic, validation 60 ORAND crops; "
+                   "stage 4: + danish-rowid train, validation + 1,135 cells")
     print(json.dumps({"figures": str(args.out)}))
     return 0
 
