@@ -78,10 +78,11 @@ def main() -> int:
     args = ap.parse_args()
     t0 = time.perf_counter()
 
-    from digitocr_plugins.crnn import CRNNReader, exact_match
+    from digitocr_plugins.crnn import CRNNReader
 
     from digitocr.backends import write_metadata
     from digitocr.data import load_source
+    from digitocr.strings import exact_match
     from digitocr.synth import StringSynth, augment_real, background_bank
 
     folder = orand_dir(args.data)

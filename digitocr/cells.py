@@ -97,7 +97,7 @@ def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
     solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
     if not solid.any():
         return solid
-    n, labels, stats, _ = cc_stats(solid, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(solid, 8)
     keep = np.zeros(n, bool)
     for i in range(1, n):
         x, y, cw, ch, _ = (int(v) for v in stats[i])
@@ -129,7 +129,7 @@ def _bent_lines(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def _writing_height(mask: np.ndarray) -> float:
     """The height of the writing: the tallest of the three inkiest pieces that are not lines."""
-    n, _, stats, _ = cc_stats(mask, 8, centroids=False)
+    n, _, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return 0.0
     hs = stats[1:, cv2.CC_STAT_HEIGHT].astype(float)
@@ -167,7 +167,7 @@ def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
             cv2.MORPH_RECT, (gap, 1) if horizontal else (1, gap)))
         run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN,
                                cv2.getStructuringElement(cv2.MORPH_RECT, ksize))
-        n, labels, stats, _ = cc_stats(run, 8, centroids=False)
+        n, labels, stats, _ = cc_stats(run, 8)
         for i in range(1, n):
             cw, ch, area = (int(stats[i, j]) for j in (2, 3, 4))
             long_side = cw if horizontal else ch
@@ -182,7 +182,7 @@ def without_rule_remains(mask: np.ndarray, lines: Rules) -> np.ndarray:
     rules are left alone: digits sit on them, and a piece within their rows may be a digit's."""
     if not lines.vertical.any():
         return mask
-    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return mask
     cols = np.asarray(lines.vertical.any(axis=0), np.uint8).reshape(1, -1)
@@ -198,7 +198,7 @@ def without_bent_rules(mask: np.ndarray, wh: float, rules: CellRules = RULES) ->
     """``mask`` without pieces that are rules but not straight enough for ``rule_masks``: at
     least ``rules.rule`` writing heights long and line-like (``_bent_lines``: a column rule
     bowed or slanted by the scan, two rules meeting in a corner)."""
-    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return mask
     long_side = np.maximum(stats[:, 2], stats[:, 3]).astype(float)
@@ -305,12 +305,12 @@ def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: 
 def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | None, np.ndarray]:
     """The group of components that is the cell's writing, and the mask of only that group."""
     h, w = mask.shape
-    n, labels, stats, _ = cc_stats(mask, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return None, np.zeros_like(mask)
     g = max(1, round(rules.gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
-    gn, glabels, _, _ = cc_stats(joined, 8, centroids=False)
+    gn, glabels, _, _ = cc_stats(joined, 8)
     groups = []  # (component ids, x0, y0, x1, y1) of each group of writing
     for i in range(1, gn):
         ids = np.unique(labels[(glabels == i) & (mask > 0)])

@@ -96,15 +96,16 @@ class Page:
         return int(self.image.shape[0])
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> list[str]:
+def expand_inputs(paths: str | Path | Iterable[str | Path]) -> list[str]:
     """Directories become their image/PDF files (recursively, sorted); other paths are kept.
+    One path may be given alone (a ``str`` is always one path, never its characters).
 
     What cannot be walked stays in the list so that reading it gives an error record (see
     ``load_pages``): a folder that cannot be listed, a link back to an enclosing folder, a
     dangling or looping link with an image or PDF suffix. Links to folders are followed.
     """
     out: list[str] = []
-    for p in paths:
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
         s = os.fspath(p)
         if s != STDIN and os.path.isdir(s):
             out.extend(_walk(s, frozenset()))

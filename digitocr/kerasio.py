@@ -93,6 +93,14 @@ def export_onnx(model: Any, path: Path, sample: np.ndarray) -> dict[str, Any]:
             "max_abs_diff": diff, "onnxruntime": str(ort.__version__)}
 
 
+def export_sample(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """A fixed float32 batch of ``shape`` to check an export on: a blank item, a full one, and
+    random ones."""
+    x = np.random.default_rng(seed).random(shape, dtype=np.float32)
+    x[0], x[1] = 0.0, 1.0
+    return x
+
+
 def _rename(graph: Any, old: str, new: str) -> None:
     """Rename one tensor of an ONNX graph everywhere it appears."""
     for value in (*graph.input, *graph.output):

@@ -440,7 +440,7 @@ def read(
     """
     if min_confidence is None:
         min_confidence = review_threshold(model)
-    files = expand_inputs([paths] if isinstance(paths, (str, Path)) else paths)
+    files = expand_inputs(paths)
     opts = read_options(layout, min_confidence=min_confidence, template=template,
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,

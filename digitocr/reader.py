@@ -44,7 +44,7 @@ class Reader:
 
     def read(self, paths: str | Path | Iterable[str | Path]) -> list[PageResult]:
         """Every page of one path or several (folders expand; a ``str`` is one path)."""
-        files = expand_inputs([paths] if isinstance(paths, (str, Path)) else paths)
+        files = expand_inputs(paths)
         return [page for f in files for page in read_file(f, self.model, self.options)]
 
     def read_bytes(self, data: bytes, name: str = "<bytes>") -> list[PageResult]:

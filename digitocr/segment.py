@@ -77,15 +77,15 @@ Segmenter = Callable[[np.ndarray, SegmentOptions], list[FieldCrops]]
 # ------------------------------------------------------------------ connected components
 
 
-def cc_stats(mask: np.ndarray, connectivity: int = 8,
-             centroids: bool = True) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def cc_stats(mask: np.ndarray,
+             connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """``cv2.connectedComponentsWithStats``, same labels, stats and centroids, faster on ink.
 
     Ink is a few percent of a page, so on a sparse mask the statistics are gathered over
     foreground pixels only (a third faster than OpenCV's pass over every pixel on a 9 Mpx
     page); a dense mask (the space between rule lines) and small crops go to OpenCV's own.
     Label 0 (the background) is reported as the whole image (with centroid (0, 0) on the sparse
-    path): no caller uses it. ``centroids=False`` is accepted (both paths compute them).
+    path): no caller uses it.
     """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     fg = int(cv2.countNonZero(mask))
@@ -185,7 +185,7 @@ def estimate_skew(mask: np.ndarray, max_angle: float = 6.0) -> float:
     horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
         cv2.MORPH_RECT, (length, 1)))
     horiz = cv2.dilate(horiz, cv2.getStructuringElement(cv2.MORPH_RECT, (length // 2, 3)))
-    n, labels, stats, _ = cc_stats(horiz, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(horiz, 8)
     angles, weights = [], []
     for i in range(1, n):
         cw = stats[i, cv2.CC_STAT_WIDTH]
@@ -244,7 +244,7 @@ def find_rules(mask: np.ndarray) -> Rules:
     lines = cv2.dilate(np.maximum(horiz, vert), np.ones((3, 3), np.uint8))
     cells: list[BBox] = []
     if horiz.any() and vert.any():
-        n, _, stats, _ = cc_stats(1 - lines, 4, centroids=False)
+        n, _, stats, _ = cc_stats(1 - lines, 4)
         min_side = max(8, vlen // 2)
         for i in range(1, n):
             x, y, cw, ch, area = (int(v) for v in stats[i])
@@ -259,7 +259,7 @@ def find_rules(mask: np.ndarray) -> Rules:
 
 
 def _touching_rules(vert: np.ndarray, horiz: np.ndarray) -> np.ndarray:
-    n, labels, stats, _ = cc_stats(vert, 8, centroids=False)
+    n, labels, stats, _ = cc_stats(vert, 8)
     if n <= 1:
         return vert
     near = cv2.dilate(horiz, np.ones((7, 7), np.uint8))
@@ -273,7 +273,7 @@ def _touching_rules(vert: np.ndarray, horiz: np.ndarray) -> np.ndarray:
 
 
 def _thickness(lines: np.ndarray, axis: int) -> int:
-    n, _, stats, _ = cc_stats(lines, 8, centroids=False)
+    n, _, stats, _ = cc_stats(lines, 8)
     if n <= 1:
         return 3
     if axis == 0:

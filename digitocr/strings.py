@@ -193,3 +193,11 @@ def field_from_reading(n: int, box: tuple[int, int, int, int], name: str | None,
     text = "".join(g.label for g in glyphs) if glyphs else r.text
     review = min_conf > 0 and (r.confidence < min_conf or "?" in text or not text)
     return Field(n, (x, y, w, h), text, float(r.confidence), bool(review), glyphs, name)
+
+
+def exact_match(reader: StringReader, crops: list[np.ndarray], labels: list[str]) -> float:
+    """Share of crops a string reader reads exactly (0 for none)."""
+    if not crops:
+        return 0.0
+    got = reader.read_strings(crops)
+    return float(np.mean([text == y for (text, _), y in zip(got, labels, strict=True)]))

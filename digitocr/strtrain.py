@@ -26,6 +26,7 @@ import numpy as np
 
 from .backends import FORMAT_VERSION, METADATA, resolve_model_dir, write_metadata
 from .errors import DataError
+from .strings import exact_match
 from .training import library_versions
 
 LABELS = "labels.csv"
@@ -133,14 +134,6 @@ def load_set(rows: list[tuple[Path, str]], alphabet: str, say: Say
     if skipped_blank:
         say(f"skipped {skipped_blank} images where no writing was found")
     return crops, labels, digest.hexdigest()
-
-
-def exact_match(reader: Any, crops: list[np.ndarray], labels: list[str]) -> float:
-    """Share of crops read exactly."""
-    if not crops:
-        return 0.0
-    got = reader.read_strings(crops)
-    return float(np.mean([text == y for (text, _), y in zip(got, labels, strict=True)]))
 
 
 def fit_review_threshold(reader: Any, crops: list[np.ndarray], labels: list[str],

@@ -16,11 +16,20 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
-from digitocr.kerasio import epoch_line, export_onnx, import_keras, load_model_file, save_model
+from digitocr.kerasio import (
+    epoch_line,
+    export_onnx,
+    export_sample,
+    import_keras,
+    load_model_file,
+    save_model,
+)
 from digitocr.normalise import deskew_batch
 from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
 
 WEIGHTS = "model.keras"
+#: the batch an ONNX export is checked on
+EXPORT_SHAPE = (64, 28, 28, 1)
 #: most images per inference call (bounds memory on huge batches)
 PREDICT_CHUNK = 1024
 #: learning-rate schedules: fixed, halved when validation loss stalls, cosine-annealed per step
@@ -232,7 +241,8 @@ class CNNClassifier(Classifier):
             raise ModelError("nothing to save: the CNN has not been trained (a model loaded "
                              "from model.onnx alone cannot be saved again)")
         save_model(self.model, directory / WEIGHTS)
-        self.export_report = export_onnx(self.model, directory / ONNX_FILE, export_sample())
+        self.export_report = export_onnx(self.model, directory / ONNX_FILE,
+                                         export_sample(EXPORT_SHAPE))
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CNNClassifier:
@@ -244,20 +254,13 @@ class CNNClassifier(Classifier):
 
     @classmethod
     def export(cls, directory: Path) -> dict[str, Any]:
-        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE, export_sample())
+        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE,
+                           export_sample(EXPORT_SHAPE))
 
     @classmethod
     def load_keras(cls, directory: Path) -> Any:
         """The Keras network of a model directory (to fine-tune from it)."""
         return load_model_file(directory / WEIGHTS, "CNN", 10)
-
-
-def export_sample(n: int = 64, seed: int = 0) -> np.ndarray:
-    """A fixed batch (N, 28, 28, 1) to check an export on: blank, full and random images."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 28, 28, 1), dtype=np.float32)
-    x[0], x[1] = 0.0, 1.0
-    return x
 
 
 def _copy_weights(source: Any, target: Any) -> None:

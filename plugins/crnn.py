@@ -23,7 +23,14 @@ from digitocr import hookimpl
 from digitocr.backends import FitResult, Progress, StringReader
 from digitocr.combined import AutoReader
 from digitocr.errors import ModelError
-from digitocr.kerasio import epoch_line, export_onnx, import_keras, load_model_file, save_model
+from digitocr.kerasio import (
+    epoch_line,
+    export_onnx,
+    export_sample,
+    import_keras,
+    load_model_file,
+    save_model,
+)
 from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
 from digitocr.strings import (
     BLANK,
@@ -31,10 +38,13 @@ from digitocr.strings import (
     MIN_WIDTH,
     StringReading,
     ctc_greedy,
+    exact_match,
     prepare,
 )
 
 WEIGHTS = "model.keras"
+#: the batch an ONNX export is checked on (crops 96 wide)
+EXPORT_SHAPE = (8, HEIGHT, 96, 1)
 DOWNSAMPLE = 4  # input columns per output step
 MAX_LABEL = 12
 DEFAULTS: dict[str, Any] = {
@@ -206,7 +216,8 @@ class CRNNReader(StringReader):
             raise ModelError("nothing to save: the CRNN has not been trained (a model loaded "
                              "from model.onnx alone cannot be saved again)")
         save_model(self.model, directory / WEIGHTS)
-        self.export_report = export_onnx(self.model, directory / ONNX_FILE, export_sample())
+        self.export_report = export_onnx(self.model, directory / ONNX_FILE,
+                                         export_sample(EXPORT_SHAPE))
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CRNNReader:
@@ -218,20 +229,13 @@ class CRNNReader(StringReader):
 
     @classmethod
     def export(cls, directory: Path) -> dict[str, Any]:
-        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE, export_sample())
+        return export_onnx(cls.load_keras(directory), directory / ONNX_FILE,
+                           export_sample(EXPORT_SHAPE))
 
     @classmethod
     def load_keras(cls, directory: Path) -> Any:
         """The Keras network of a model directory (to fine-tune from it)."""
         return load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
-
-
-def export_sample(n: int = 8, width: int = 96, seed: int = 0) -> np.ndarray:
-    """A fixed batch (N, 32, W, 1) to check an export on: blank, full and random crops."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, HEIGHT, width, 1), dtype=np.float32)
-    x[0], x[1] = 0.0, 1.0
-    return x
 
 
 def _whole_steps(img: np.ndarray) -> np.ndarray:
@@ -287,14 +291,6 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
             return x, y[idx]
 
     return Batches()
-
-
-def exact_match(reader: CRNNReader, crops: list[np.ndarray], labels: list[str]) -> float:
-    """Fraction of crops read exactly."""
-    if not crops:
-        return 0.0
-    got = reader.read_strings(crops)
-    return float(np.mean([t == y for (t, _), y in zip(got, labels, strict=True)]))
 
 
 def _epoch_callback(keras: Any, reader: CRNNReader, progress: Progress | None, epochs: int,
