@@ -29,9 +29,8 @@ DANISH_VALIDATION = 0.05
 ORAND_VALIDATION = 60
 
 
-def main() -> int:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/mix")
-    data = Path(os.environ.get("DIGITOCR_DATA", "../shared/data")).resolve()
+def mix_rows(data: Path, orand_repeats: int = ORAND_REPEATS) -> dict[str, list[tuple[str, str]]]:
+    """``train`` and ``val`` rows (absolute image path, label) of the stage-4 mix."""
     folder = data / "danish-rowid" / "train"
     with open(folder / "labels.csv", newline="") as fh:
         danish = [(str(folder / r["file"]), r["text"]) for r in csv.DictReader(fh)]
@@ -42,10 +41,15 @@ def main() -> int:
     perm = np.random.default_rng(0).permutation(len(orand))  # bench/train_crnn.py's slice
     sets = {
         "train": [danish[i] for i in sorted(order[cut:])]
-        + [orand[i] for i in sorted(perm[ORAND_VALIDATION:])] * ORAND_REPEATS,
+        + [orand[i] for i in sorted(perm[ORAND_VALIDATION:])] * orand_repeats,
         "val": [danish[i] for i in sorted(order[:cut])]
         + [orand[i] for i in sorted(perm[:ORAND_VALIDATION])],
     }
+    return sets
+
+
+def write_sets(out: Path, sets: dict[str, list[tuple[str, str]]]) -> None:
+    """One ``labels.csv`` per set, naming the images by absolute path."""
     for name, rows in sets.items():
         (out / name).mkdir(parents=True, exist_ok=True)
         with open(out / name / "labels.csv", "w", newline="") as fh:
@@ -53,6 +57,12 @@ def main() -> int:
             writer.writerow(["file", "text"])
             writer.writerows(rows)
         print(f"{out / name}: {len(rows)} rows", file=sys.stderr)
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/mix")
+    data = Path(os.environ.get("DIGITOCR_DATA", "../shared/data")).resolve()
+    write_sets(out, mix_rows(data))
     return 0
 
 

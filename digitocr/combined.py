@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .amounts import amount_value
 from .backends import Classifier, FitResult, Progress, StringReader, load_model, load_string_reader
 from .errors import ModelError
 from .results import Field
@@ -86,9 +87,20 @@ def _field_box(f: FieldCrops) -> tuple[int, int, int, int] | None:
     return None
 
 
+def string_amount_value(check: Field, digits: str) -> str | None:
+    """An amount's value from the string reader's ``digits`` placed into the separators the
+    per-digit ``check`` saw; None when the two do not see the same number of digits (the
+    separators' places would be a guess, and a misplaced decimal mark costs a hundredfold)."""
+    tokens = [g.label for g in check.glyphs]
+    if sum(t.isdigit() for t in tokens) != len(digits) or not digits:
+        return None
+    it = iter(digits)
+    return amount_value([next(it) if t.isdigit() else t for t in tokens])
+
+
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
     """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
-    from .fields import classify_fields, find_fields
+    from .fields import AMOUNT, classify_fields, find_fields
     from .strings import field_from_reading
 
     digits, strings = reader._members()
@@ -111,7 +123,11 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
         field = field_from_reading(check.index, found[i].bbox, found[i].name,
                                    StringReading(r.text, conf, r.chars), opts.min_confidence,
                                    glyph_box=box)
-        out[i] = replace(field, needs_review=field.needs_review or not agree or not r.text)
+        value = string_amount_value(check, r.text) if found[i].name == AMOUNT else None
+        review = field.needs_review or not agree or not r.text
+        if found[i].name == AMOUNT and r.text and value is None:
+            review = review or opts.min_confidence > 0  # separators that fit no reading
+        out[i] = replace(field, needs_review=review, value=value)
     for i, f in enumerate(found):  # a cell given to be read that yields no digit: say so
         if f.kind in STRING_KINDS and not out[i].text:
             out[i] = replace(out[i], confidence=0.0, needs_review=True)

@@ -962,34 +962,9 @@ def segment_digit(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     return [FieldCrops((0, 0, w, h), segs, kind="digit")]
 
 
-def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
-    """A full cheque: the courtesy-amount box (right half, wide), read as one digit string and
-    named ``amount`` (its ``value`` is built from the digits and separators)."""
-    p = prepare(image, opts)
-    rules = find_rules(p.mask)
-    h, w = p.mask.shape
-    cands = [c for c in rules.cells if 1.8 <= c[2] / max(c[3], 1) <= 9
-             and c[0] + c[2] / 2 > 0.5 * w and c[2] * c[3] > 0.004 * w * h]
-    if cands:
-        box = max(cands, key=lambda c: c[2] * c[3])
-        clean = remove_rules(p.mask, rules)
-        cc = Components(clean, p.ink)
-        comps = cc.inside(box, _min_area(p.mask.shape))
-        return [_map_field(p, FieldCrops(box, string_segments(cc, comps), kind="box",
-                                         name="amount"))]
-    free = free_fields(p)
-    right = [f for f in free if f.bbox[0] + f.bbox[2] / 2 > 0.5 * w]
-    if not right:
-        return []
-    best = max(right, key=lambda f: len(f.segments))
-    best.name = "amount"
-    return [_map_field(p, best)]
-
-
 BUILTIN: dict[str, Segmenter] = {
     "auto": segment_auto,
     "boxes": segment_boxes,
     "string": segment_string,
     "digit": segment_digit,
-    "cheque": segment_cheque,
 }

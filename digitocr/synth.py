@@ -32,6 +32,21 @@ class SynthConfig:
     p_ending: float = 0.35  # a cheque ending after the digits: ".-", "-", "=", ".", "--"
     p_texture: float = 0.3  # synthetic texture instead of a real background
     p_currency: float = 0.08  # a currency sign before the digits ("$", "U$S", "#")
+    #: the endings drawn after the digits (``p_ending``): ``/`` is a slash leaning right that
+    #: may touch the last digit, ``-`` a dash, ``=`` two
+    endings: tuple[str, ...] = (".-", "-", "=", ".", "-.-", ".=", "--")
+    #: the digits grouped by commas or dots instead of one separator: Indian (``88,00,000``)
+    #: or Western (``8,800,000``) grouping, for strings of at least four digits
+    p_grouping: float = 0.0
+
+
+#: amounts as Indian and other cheques write them: grouped digits ending ``/-`` (the
+#: endings' ``/`` and ``-`` are not in the label, so a reader trained on them learns to
+#: leave them out of the digits)
+CHEQUE_AMOUNTS = SynthConfig(
+    min_len=3, max_len=9, p_separator=0.2, p_ending=0.85, p_grouping=0.6, p_currency=0.0,
+    endings=("/-", "/-", "/-", "/-", "/=", "/", "-", "/-/", ".-", "=")
+)
 
 
 def _tight(img: np.ndarray, thr: float = 0.15) -> np.ndarray:
@@ -72,6 +87,12 @@ class StringSynth:
         sep_at = int(rng.integers(1, n)) if n > 1 and rng.random() < c.p_separator else -1
         if sep_at > 0 and n > 3 and rng.random() < 0.6:
             sep_at = n - 3  # thousands, as on cheques
+        groups: set[int] = set()
+        if n >= 4 and rng.random() < c.p_grouping:
+            sep_at = -1
+            step = 2 if rng.random() < 0.7 else 3  # Indian lakhs and crores, or thousands
+            groups = {n - 3 - step * k for k in range((n - 4) // step + 1)}
+            group_mark = str(rng.choice([",", ",", ",", "."]))
         x = 0.0
         if rng.random() < c.p_currency:
             x = self._currency(pieces, rng, base)
@@ -79,6 +100,8 @@ class StringSynth:
             if i == sep_at:
                 x = self._separator(pieces, rng, x, base, stroke,
                                     str(rng.choice([".", ".", ",", ",", "-", "'"])))
+            elif i in groups:
+                x = self._separator(pieces, rng, x, base, stroke, group_mark)
             k = int(rng.integers(len(self.digits)))
             d = _tight(self.digits[k])
             h = base * rng.uniform(0.85, 1.1)
@@ -93,8 +116,7 @@ class StringSynth:
             x += img.shape[1]
             label += str(int(self.labels[k]))
         if rng.random() < c.p_ending:
-            x = self._separator(pieces, rng, x, base, stroke,
-                                str(rng.choice([".-", "-", "=", ".", "-.-", ".=", "--"])))
+            x = self._separator(pieces, rng, x, base, stroke, str(rng.choice(c.endings)))
         return self._compose(pieces, rng, base), label
 
     def _separator(self, pieces: list[tuple[np.ndarray, float, float]],
@@ -102,6 +124,7 @@ class StringSynth:
                    kind: str) -> float:
         t = max(1, round(stroke))
         x += base * rng.uniform(0.0, 0.2)
+        prev = ""
         for ch in kind:
             if ch in ".,'":
                 r = max(1.0, stroke * rng.uniform(0.6, 1.1))
@@ -114,8 +137,20 @@ class StringSynth:
                     cv2.line(img, (cx, cy), (max(0, cx - round(tail * 0.4)), cy + round(tail)),
                              1.0, t, cv2.LINE_AA)
                 y = base * (rng.uniform(0.8, 1.0) if ch != "'" else rng.uniform(-0.1, 0.1))
+            elif ch == "/":
+                # a slash as tall as the digits or taller, leaning right, often begun inside
+                # the last digit (``000/-`` written in one movement)
+                h = base * rng.uniform(0.8, 1.35)
+                lean = h * rng.uniform(0.3, 0.8)
+                img = np.zeros((int(h) + 2 * t + 2, int(lean) + 2 * t + 2), np.float32)
+                cv2.line(img, (t + 1, int(h) + t), (int(lean) + t, t + 1), 1.0, t, cv2.LINE_AA)
+                if pieces and rng.random() < 0.5:
+                    x -= base * rng.uniform(0.05, 0.35)
+                y = base - h + base * rng.uniform(-0.05, 0.2)
             else:
-                length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else 0.9)
+                after_slash = prev == "/"
+                length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else
+                                            1.3 if after_slash else 0.9)
                 img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
                                np.float32)
                 y0 = t + 1
@@ -125,8 +160,11 @@ class StringSynth:
                     cv2.line(img, (t + 1, yy + max(0, tilt)),
                              (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
                 y = base * rng.uniform(0.35, 0.6)
+            if prev == "/" and rng.random() < 0.6:
+                x -= base * rng.uniform(0.1, 0.4)  # the dash drawn from the slash's foot
             pieces.append((img, x, y))
             x += img.shape[1] + base * rng.uniform(0.0, 0.15)
+            prev = ch
         return x
 
     def _currency(self, pieces: list[tuple[np.ndarray, float, float]],
@@ -268,3 +306,41 @@ def augment_real(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     l0, r0 = int(rng.integers(0, max(1, W // 25))), int(rng.integers(0, max(1, W // 25)))
     out = out[t0 : H - b0, l0 : W - r0]
     return finish(out.astype(np.float32), rng)
+
+
+def append_ending(gray: np.ndarray, rng: np.random.Generator, ending: str = "/-") -> np.ndarray:
+    """A real crop (gray uint8, ink dark) with a cheque ending written after its digits.
+
+    The ending's size, stroke and darkness follow the crop's own writing; the paper is
+    extended with the crop's right-hand columns, so the added part does not stand out.
+    """
+    ink = ink_image(gray)
+    mask = ink > 0.35
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) < 4 or len(cols) < 4:
+        return gray
+    top, bottom, right = int(rows[0]), int(rows[-1]), int(cols[-1])
+    base = float(bottom - top + 1)
+    # a band t wide has a mean distance to its edge of about t / 4
+    dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    stroke = float(np.clip(3.5 * dist[mask].mean(), 1.0, 0.15 * base))
+    pieces: list[tuple[np.ndarray, float, float]] = []
+    synth = StringSynth(np.zeros((1, 28, 28), np.float32), np.zeros(1))
+    end = synth._separator(pieces, rng, 0.0, base, stroke, ending)
+    h, w = gray.shape
+    x0 = right + 1
+    width = max(w, x0 + int(end) + int(0.2 * base) + 2)
+    canvas = np.zeros((h, width), np.float32)
+    for im, x, y in pieces:
+        xa, ya = max(0, round(x) + x0), max(0, round(y) + top)
+        region = canvas[ya : ya + im.shape[0], xa : xa + im.shape[1]]
+        np.maximum(region, im[: region.shape[0], : region.shape[1]], out=region)
+    paper = gray.astype(np.float32)
+    if width > w:  # each row's paper level, with the crop's own grain
+        level = np.median(paper[:, max(0, w - 8):], axis=1, keepdims=True)
+        grain = float(np.std(paper[~mask])) if (~mask).any() else 2.0
+        extra = level + rng.normal(0, min(grain, 8.0), (h, width - w))
+        paper = np.hstack([paper, extra.astype(np.float32)])
+    dark = float(np.median(gray[mask])) if mask.any() else 60.0
+    out = paper * (1 - canvas) + dark * canvas
+    return np.clip(out, 0, 255).astype(np.uint8)

@@ -6,12 +6,14 @@ from typing import Any
 
 from digitocr import hookimpl
 from digitocr.cells import segment_cell, segment_page_or_cell
+from digitocr.cheque import segment_cheque
 from digitocr.segment import BUILTIN
 
 
 @hookimpl
 def register_segmenters(register: Any) -> None:
     """auto, boxes, string, digit, cheque (``string`` and ``auto`` clean a cut cell first)."""
-    layouts = {**BUILTIN, "auto": segment_page_or_cell, "string": segment_cell}
+    layouts = {**BUILTIN, "auto": segment_page_or_cell, "string": segment_cell,
+               "cheque": segment_cheque}
     for name, fn in layouts.items():
         register(name, fn)

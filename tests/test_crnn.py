@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from digitocr.backends import (
 from digitocr.cli import cli
 from digitocr.errors import ModelError
 from digitocr.strings import BLANK, ctc_greedy, pad_batch, prepare
-from digitocr.synth import StringSynth, SynthConfig, augment_real
+from digitocr.synth import CHEQUE_AMOUNTS, StringSynth, SynthConfig, append_ending, augment_real
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -118,6 +119,36 @@ def test_synthetic_strings_labels_lengths_and_separators() -> None:
     assert a[1] == b[1] and np.array_equal(a[0], b[0])
     aug = augment_real(a[0], np.random.default_rng(0))
     assert aug.dtype == np.uint8 and aug.ndim == 2
+
+
+def test_cheque_amounts_are_grouped_and_ended_but_labelled_digits_only() -> None:
+    x, y = toy_digits()
+    grouped = StringSynth(x, y, config=replace(CHEQUE_AMOUNTS, p_separator=0.0, p_ending=0.0,
+                                                p_grouping=1.0))
+    bare = StringSynth(x, y, config=replace(CHEQUE_AMOUNTS, p_separator=0.0, p_ending=0.0,
+                                             p_grouping=0.0))
+    ended = StringSynth(x, y, config=replace(CHEQUE_AMOUNTS, p_separator=0.0, p_ending=1.0,
+                                              p_grouping=0.0, endings=("/-",)))
+    widths: dict[str, list[int]] = {"bare": [], "grouped": [], "ended": []}
+    for seed in range(10):
+        for name, synth in (("bare", bare), ("grouped", grouped), ("ended", ended)):
+            ink, label = synth.ink_string(np.random.default_rng(seed), 7)
+            assert label.isdigit() and len(label) == 7  # the marks are never labelled
+            widths[name].append(ink.shape[1] / ink.shape[0])
+    # "88,00,000" has two marks between the digits, "/-" comes after them
+    assert np.mean(widths["grouped"]) > np.mean(widths["bare"]) + 0.3
+    assert np.mean(widths["ended"]) > np.mean(widths["bare"]) + 0.3
+
+
+def test_append_ending_writes_after_the_digits_in_the_crops_own_paper() -> None:
+    crop = np.full((40, 90), 200, np.uint8)
+    cv2.putText(crop, "250", (5, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 40, 3)
+    out = append_ending(crop, np.random.default_rng(0), "/-")
+    assert out.shape[0] == crop.shape[0] and out.shape[1] >= crop.shape[1]
+    assert np.array_equal(out[:, :60], crop[:, :60])  # the digits untouched
+    right = out[:, 80:]
+    assert (right < 120).sum() > 20  # an ending's dark strokes
+    assert abs(float(np.median(right)) - 200) < 15  # on paper like the crop's
 
 
 # ------------------------------------------------------------------ the CRNN plugin

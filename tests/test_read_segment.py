@@ -1,4 +1,4 @@
-"""Segmenters: boxes and combs, free strings, separators, touching digits, deskew, cheques."""
+"""Segmenters: boxes and combs, free strings, separators, touching digits, deskew."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from digitocr.segment import (
     ink_map,
     segment_auto,
     segment_boxes,
-    segment_cheque,
     segment_digit,
     segment_string,
 )
@@ -103,16 +102,6 @@ def test_uneven_light_binarisation() -> None:
     img *= np.linspace(0.45, 1.0, img.shape[1])[None, :]
     fields = segment_boxes(img.astype(np.uint8), OPTS)
     assert texts_shape(fields) == [("comb", 5), ("box", 3), ("comb", 2)]
-
-
-def test_cheque_finds_the_amount_box() -> None:
-    img = np.full((400, 1000), 245, np.uint8)
-    put(img, "999", 60, 300)  # printed numbers elsewhere on the cheque
-    cv2.line(img, (60, 200), (600, 200), 0, 2)
-    cv2.rectangle(img, (650, 80), (950, 180), 0, 3)
-    put(img, "250", 680, 98)
-    (f,) = segment_cheque(img, OPTS)
-    assert f.bbox[0] >= 640 and len(f.segments) == 3
 
 
 def test_comb_cell_with_a_broken_stroke_is_not_empty() -> None:
