@@ -190,6 +190,10 @@ data_option = click.option(
 @click.option("--pairs", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="CNN: add this fraction of touching digit pairs, trained toward a flat "
               "output, so that read's unsplit neighbours come out unsure.")
+@click.option("--non-digits", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="CNN: add this fraction of crops that are not digits (crosses, struck-out "
+              "digits, ticks, box corners, letters), trained toward a flat output, so that "
+              "read says it is unsure of them.")
 @click.option("--rotation", type=click.FloatRange(0, 180), default=None,
               help="Augmentation: maximum rotation in degrees [default: 10].")
 @click.option("--shift", type=click.FloatRange(0, 0.5), default=None,
@@ -240,6 +244,7 @@ def train(
     oversample: bool,
     scan: float,
     pairs: float,
+    non_digits: float,
     rotation: float | None,
     shift: float | None,
     zoom: float | None,
@@ -300,6 +305,8 @@ def train(
         net["init"] = str(resolve_model_dir(init_model))
     if pairs and backend != "cnn":
         raise click.UsageError("--pairs only applies to networks (cnn)")
+    if non_digits and backend != "cnn":
+        raise click.UsageError("--non-digits only applies to networks (cnn)")
     extra_options = _parse_set(settings)
     if backend == "ensemble" and not member_paths:
         members = [{"backend": "cnn", "options": {**net, "seed": seed + i}}
@@ -313,7 +320,7 @@ def train(
         backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
         extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
         val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
-        limit=limit, options=options, members=list(member_paths),
+        non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
     )
     meta = run_training(config, progress=echo_err)
     acc = meta["metrics"]["mnist_test"]["accuracy"]

@@ -39,6 +39,7 @@ class TrainConfig:
     oversample: bool = True
     scan: float = 0.0
     pairs: float = 0.0
+    non_digits: float = 0.0
     limit: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
@@ -105,6 +106,20 @@ def with_pairs(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
     say(f"adding {n} touching digit pairs as not-a-digit examples")
     pairs = touching_pairs(x, n, seed=seed + 104729)
     return (np.concatenate([x, pairs]).astype(np.float32),
+            np.concatenate([y, np.full(n, NOT_A_DIGIT, dtype=y.dtype)]))
+
+
+def with_non_digits(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
+                    say: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` plus ``fraction`` as many crops that are not digits (``digitocr.nondigits``:
+    crosses, struck and scribbled digits, ticks, box corners, letters...), labelled not-a-digit."""
+    from .degrade import NOT_A_DIGIT
+    from .nondigits import non_digits
+
+    n = round(fraction * len(x))
+    say(f"adding {n} crops that are not digits (crosses, strike-throughs, letters, ...)")
+    extra = non_digits(n, x[y < NOT_A_DIGIT], seed=seed + 15485863)
+    return (np.concatenate([x, extra]).astype(np.float32),
             np.concatenate([y, np.full(n, NOT_A_DIGIT, dtype=y.dtype)]))
 
 
@@ -196,6 +211,8 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
             x = with_scans(x, config.scan, config.seed, say)
         if config.pairs > 0:
             x, y = with_pairs(x, y, config.pairs, config.seed, say)
+        if config.non_digits > 0:
+            x, y = with_non_digits(x, y, config.non_digits, config.seed, say)
         training_info = {
             "sources": [p.source for p in parts],
             "sha256": full.sha256,

@@ -1,4 +1,5 @@
-"""Scan simulation and touching pairs used as training data (``--scan``, ``--pairs``)."""
+"""Scan simulation, touching pairs and non-digits as training data (``--scan``, ``--pairs``,
+``--non-digits``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from digitocr.backends import read_metadata
 from digitocr.cli import cli
 from digitocr.data import load_source
 from digitocr.degrade import NOT_A_DIGIT, scan_batch, touching_pairs
+from digitocr.nondigits import (
+    KINDS,
+    STRIKE_REACH,
+    draw_non_digits,
+    non_digits,
+    struck_digit,
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +88,52 @@ def test_cnn_learns_pairs_as_not_a_digit(tmp_path: Path, mnist_dir: Path) -> Non
     base = 10 * max(meta["training"]["class_counts_before_oversampling"])
     assert meta["training"]["n_train"] == base + round(0.2 * base)
     assert f"adding {round(0.2 * base)} touching digit pairs" in result.stderr
+
+
+@pytest.mark.slow
+def test_cnn_trains_with_non_digits(tmp_path: Path, mnist_dir: Path) -> None:
+    out = tmp_path / "cnn"
+    result = CliRunner().invoke(cli, ["train", "cnn", "--data", str(mnist_dir), "--limit", "300",
+                                      "--epochs", "1", "--non-digits", "0.25", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    meta = read_metadata(out)
+    assert meta["train_config"]["non_digits"] == 0.25
+    base = 10 * max(meta["training"]["class_counts_before_oversampling"])
+    assert meta["training"]["n_train"] == base + round(0.25 * base)
+    assert f"adding {round(0.25 * base)} crops that are not digits" in result.stderr
+
+
+def test_non_digits_are_every_kind_normalised_and_seeded(digits: np.ndarray) -> None:
+    x, kinds = draw_non_digits(300, digits, seed=1)
+    assert x.shape == (300, 28, 28) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    assert set(kinds) == set(KINDS)  # every kind drawn at 300
+    assert all(img.max() > 0.5 for img in x)  # none blank
+    for img in x:
+        h, w = _ink_box(img)
+        assert max(h, w) in range(14, 23)  # in MNIST's 20x20 box (blurred ones a bit less)
+    np.testing.assert_array_equal(x, non_digits(300, digits, seed=1))
+    assert not np.array_equal(x, non_digits(300, digits, seed=2))
+    assert non_digits(0, digits).shape == (0, 28, 28)
+
+
+def test_a_strike_reaches_past_the_digit() -> None:
+    one = np.zeros((28, 28), np.float32)
+    one[4:24, 13:15] = 1.0  # a 1
+    rng = np.random.default_rng(0)
+    img = struck_digit(rng, one)
+    cols = np.flatnonzero(img.max(axis=0) > 0.3)
+    rows = np.flatnonzero(img.max(axis=1) > 0.3)
+    # the 1 alone is a tenth as wide as tall; struck (``STRIKE_REACH`` of 0.6 of its height
+    # past each side), its ink is more than half as wide as tall, however the strike tilts
+    assert STRIKE_REACH > 0
+    assert cols[-1] - cols[0] + 1 > 0.5 * (rows[-1] - rows[0] + 1)
+
+
+def test_train_with_non_digits_adds_them(tmp_path: Path, mnist_dir: Path,
+                                         fake_plugin: None) -> None:
+    out = tmp_path / "m"
+    result = CliRunner().invoke(cli, ["train", "fake", "--data", str(mnist_dir), "--limit", "300",
+                                      "--non-digits", "0.1", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--non-digits only applies to networks (cnn)" in result.stderr
