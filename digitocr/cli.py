@@ -335,20 +335,37 @@ def train(
               help="MNIST split to evaluate on (ignored for .npz and folders).")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="Evaluate on the first N items only.")
+@click.option("--layout", default="auto", show_default=True,
+              help="String data (a folder with labels.csv): the layout read uses.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="String data: worker processes, as for read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--figures", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the PNG figures [default: evaluation/MODEL].")
+              help="Folder for the PNG figures [default: evaluation/MODEL--DATA].")
 @click.option("--no-figures", is_flag=True, help="Skip the figures.")
 def evaluate(
     model_name: str,
     data: str | None,
     split: str,
     limit: int | None,
+    layout: str,
+    workers: int | None,
     as_json: bool,
     figures: Path | None,
     no_figures: bool,
 ) -> None:
-    """Accuracy, precision, recall, F1, confusion matrix and ROC AUC of a model on labelled data."""
+    """Score a model on labelled data it did not train on.
+
+    Digits (MNIST, .npz, class folders): accuracy, precision, recall, F1, confusion matrix and
+    ROC AUC. Strings (a folder with labels.csv): read as read reads them; exact match, character
+    error rate, per length, flagged and unflagged-wrong shares, calibration.
+    """
+    from .evaluation import digit_overlap, figures_folder
+
+    if data is not None and (Path(data) / "labels.csv").is_file():
+        _evaluate_strings(model_name, Path(data), limit, layout, workers, as_json, figures,
+                          no_figures)
+        return
     import numpy as np
 
     from .backends import load_model
@@ -363,12 +380,17 @@ def evaluate(
             shown += f" (first {limit:,})"
         ds = ds.subset(np.arange(min(limit, len(ds))))
     echo_err(f"evaluating {model_name} on {ds.source} ({len(ds)} images)")
+    meta = getattr(model, "metadata", {}) or {}
+    warnings = digit_overlap(meta, ds.source)
+    for w in warnings:
+        echo_err(f"warning: {w}")
     proba = model.predict_proba(ds.x)
     metrics = compute_metrics(ds.y, proba)
     metrics = {"model": model_name, "data": ds.source, **metrics}
+    if warnings:
+        metrics["warnings"] = warnings
     if not no_figures:
-        folder = figures or Path("evaluation") / Path(model_name).name
-        meta = getattr(model, "metadata", {})
+        folder = figures or figures_folder(model_name, data or f"mnist-{split}")
         sources = (meta.get("training") or {}).get("sources") or []
         written = evaluation_figures(folder, ds.x, ds.y, proba, training_stages(meta),
                                      model=model_name, data=shown,
@@ -379,6 +401,52 @@ def evaluate(
         click.echo(json.dumps(metrics))
     else:
         click.echo(format_metrics(metrics))
+
+
+def _evaluate_strings(model_name: str, folder: Path, limit: int | None, layout: str,
+                      workers: int | None, as_json: bool, figures: Path | None,
+                      no_figures: bool) -> None:
+    """``evaluate`` on a folder of labelled strings (``labels.csv``)."""
+    from .backends import read_metadata, resolve_model_dir
+    from .evaluation import figures_folder, overlap, read_items, string_figures, string_metrics
+    from .strtrain import read_labels
+
+    model_dir = resolve_model_dir(model_name)
+    meta = read_metadata(model_dir)
+    rows = read_labels(folder)
+    if limit:
+        rows = rows[:limit]
+    echo_err(f"evaluating {model_name} on {folder} ({len(rows)} labelled images, "
+             f"--layout {layout})")
+    warnings = overlap(model_dir, meta, folder, [p for p, _ in rows])
+    for w in warnings:
+        echo_err(f"warning: {w}")
+    items = read_items(rows, model_name, layout, workers)
+    metrics: dict[str, Any] = {"model": model_name, "data": str(folder), "layout": layout,
+                               **string_metrics(items)}
+    if warnings:
+        metrics["warnings"] = warnings
+    if not no_figures:
+        out = figures or figures_folder(model_name, str(folder))
+        written = string_figures(out, items, model=model_name, data=folder.name)
+        metrics["figures"] = [str(p) for p in written]
+        echo_err(f"figures written to {out}")
+    if as_json:
+        click.echo(json.dumps(metrics))
+        return
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.2f} %"
+
+    click.echo(f"{metrics['n']} images, {metrics['digit_labels']} with digit labels")
+    click.echo(f"exact match      {pct(metrics['exact_match'])}")
+    click.echo(f"CER              {pct(metrics['cer'])}")
+    click.echo(f"flagged          {pct(metrics['flagged'])}")
+    click.echo(f"unflagged wrong  {pct(metrics['unflagged_wrong'])} of {metrics['unflagged']}")
+    click.echo(f"right or flagged {pct(metrics['right_or_flagged'])}")
+    if "ece" in metrics:
+        click.echo(f"ECE {pct(metrics['ece'])}, AURC {pct(metrics['aurc'])}")
+    for n, v in metrics["per_length"].items():
+        click.echo(f"  length {n:>2}: {v['n']:>5} images, exact {pct(v['exact'])}")
 
 
 @cli.command()

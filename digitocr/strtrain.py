@@ -210,13 +210,17 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
     if (out / METADATA).exists():
         (out / METADATA).unlink()
     reader.save(out)
+    from .evaluation import ITEMS_FILE, write_item_digests
+
+    write_item_digests(out, [p for p, _ in fit_rows])  # so evaluate can warn of overlap
     metadata: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "backend": config.backend,
         "config": dict(reader.options),
         "train_config": asdict(config),
         "training": {"n_train": len(real), "n_validation": len(val), "crops": len(crops),
-                     "data_sha256": fit_sha, "validation_sha256": val_sha},
+                     "data_sha256": fit_sha, "validation_sha256": val_sha,
+                     "items": ITEMS_FILE},
         "versions": library_versions(),
         "wall_time_s": round(wall, 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -14,6 +14,7 @@ from read_helpers import string_image
 from digitocr.backends import read_metadata
 from digitocr.cli import cli
 from digitocr.errors import DataError
+from digitocr.evaluation import ITEMS_FILE
 from digitocr.strtrain import read_labels
 
 
@@ -80,3 +81,11 @@ def test_train_crnn_fine_tunes_and_reads(tmp_path: Path) -> None:
     assert read.exit_code == 0, read.output
     (page,) = json.loads(read.output)
     assert page["fields"] and page["fields"][0]["text"].isdigit()
+    # the images it trained on are known: evaluate says so
+    assert (out / ITEMS_FILE).is_file()
+    ev = CliRunner().invoke(cli, ["evaluate", "--model", str(out), "--data", str(data),
+                                  "--layout", "string", "--no-figures", "--json"])
+    assert ev.exit_code == 0, ev.output
+    warnings = json.loads(ev.stdout)["warnings"]
+    assert warnings[0] == f"{data} is the folder this model trained on (--data)"
+    assert warnings[1].startswith("17 of 21 images (81.0 %) are among the images")
