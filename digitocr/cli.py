@@ -323,8 +323,9 @@ def train(
         non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
     )
     meta = run_training(config, progress=echo_err)
-    acc = meta["metrics"]["mnist_test"]["accuracy"]
-    click.echo(f"{config.out}: MNIST test accuracy {acc:.4f}, trained in {meta['wall_time_s']}s")
+    from .training import headline
+
+    click.echo(f"{config.out}: {headline(meta)}, trained in {meta['wall_time_s']}s")
 
 
 @cli.command()

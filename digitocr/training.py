@@ -167,6 +167,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
     history: dict[str, list[float]] = {}
     training_info: dict[str, Any] = {}
 
+    val_ds: Dataset | None = None
     if config.members:
         if config.backend != "ensemble":
             raise ModelError("--member only makes sense with the ensemble backend")
@@ -239,8 +240,13 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
                                                        "history": init_meta.get("history", {})}]
         say(f"trained in {wall:.0f}s")
 
-    say("evaluating on the MNIST test set")
-    metrics: dict[str, Any] = {"mnist_test": evaluate_on(model, test)}
+    key, what, held_out = score_set(config, test, val_ds if not config.members else None)
+    metrics: dict[str, Any] = {}
+    if held_out is not None and len(held_out):
+        say(f"evaluating on {what}")
+        metrics[key] = {**evaluate_on(model, held_out), "what": what}
+    else:
+        say(f"no held-out score: {what}")
     for name, held in holdouts.items():
         metrics[f"holdout:{name}"] = _short(evaluate_on(model, held))
     model.save(out)
@@ -260,6 +266,31 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
     if model.export_report:
         metadata["onnx"] = model.export_report
     write_metadata(out, metadata)
-    acc = metrics["mnist_test"]["accuracy"]
-    say(f"saved {out} (MNIST test accuracy {acc:.4f})")
+    say(f"saved {out} ({headline(metadata)})")
     return metadata
+
+
+def score_set(config: TrainConfig, test: Dataset, validation: Dataset | None
+              ) -> tuple[str, str, Dataset | None]:
+    """What ``train`` scores a model on, and what to call it: MNIST's own test split when the
+    data is MNIST; else the validation split held out of the data (a file or class folder has
+    no test split of its own: its "test" would be the training data again)."""
+    if test.source.startswith("mnist:"):
+        return "mnist_test", "the MNIST test set", test
+    if validation is not None and len(validation):
+        share = f"{100 * config.val_split:g} %"
+        return "validation", f"the validation split ({share} held out of {config.data})", \
+            validation
+    return "validation", (f"{config.data} has no test split and --val-split is 0"
+                          if validation is not None else
+                          f"{config.data} has no test split the members did not train on"), None
+
+
+def headline(metadata: dict[str, Any]) -> str:
+    """One line saying the held-out score of a trained model, and what it was scored on."""
+    metrics = metadata.get("metrics") or {}
+    for key in ("mnist_test", "validation"):
+        m = metrics.get(key)
+        if isinstance(m, dict) and "accuracy" in m:
+            return f"accuracy {m['accuracy']:.4f} on {m.get('what', key)}"
+    return "no held-out score"

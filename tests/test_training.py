@@ -44,7 +44,8 @@ def test_train_and_evaluate_with_a_fake_plugin(
     code, stdout, stderr = run("train", "fake", "--data", str(mnist_dir), "--limit", "1000",
                                "--out", str(out))
     assert code == 0, stderr
-    assert stdout.startswith(f"{out}: MNIST test accuracy 0.")
+    assert stdout.startswith(f"{out}: accuracy 0.")
+    assert " on the MNIST test set, trained in " in stdout
     meta = read_metadata(out)
     assert meta["backend"] == "fake"
     assert meta["training"]["sources"] == ["mnist:train[:1000]"]
@@ -350,3 +351,32 @@ def test_cnn_deskew_option_shears_what_the_network_sees() -> None:
     np.testing.assert_array_equal(CNNClassifier(deskew=True)._inputs(x)[..., 0],
                                   deskew_batch(x))
     assert not np.array_equal(deskew_batch(x)[1], x[1])
+
+
+def test_train_on_own_crops_scores_only_held_out_crops(tmp_path: Path, fake_plugin: None) -> None:
+    import cv2
+    import numpy as np
+
+    crops = tmp_path / "crops"
+    for d in range(10):
+        (crops / str(d)).mkdir(parents=True)
+        for k in range(5):
+            img = np.zeros((40, 30), np.uint8)
+            cv2.putText(img, str(d), (3 + k % 2, 35), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 2 + k % 3)
+            cv2.imwrite(str(crops / str(d) / f"{k}.png"), img)
+    out = tmp_path / "m"
+    code, stdout, stderr = run("train", "fake", "--data", str(crops), "--val-split", "0.2",
+                               "--out", str(out))
+    assert code == 0, stderr
+    what = f"the validation split (20 % held out of {crops})"
+    meta = read_metadata(out)
+    assert list(meta["metrics"]) == ["validation"]
+    val = meta["metrics"]["validation"]
+    assert val["n"] == 10 and val["what"] == what
+    acc = meta["metrics"]["validation"]["accuracy"]
+    assert stdout == f"{out}: accuracy {acc:.4f} on {what}, trained in {meta['wall_time_s']}s\n"
+    code, stdout, stderr = run("train", "fake", "--data", str(crops), "--val-split", "0",
+                               "--out", str(tmp_path / "m0"))
+    assert code == 0, stderr
+    assert stdout.startswith(f"{tmp_path / 'm0'}: no held-out score, trained in ")
+    assert f"no held-out score: {crops} has no test split and --val-split is 0" in stderr
