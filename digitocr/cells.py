@@ -5,15 +5,16 @@ border, the column's printed rules, an underline, a neighbour's words cut by the
 printed text. Read as they are, those become confident ``1``s. Before any glyph is formed:
 
 1. the scan border (large solid dark regions touching the crop's edge) is taken out;
-2. long straight rules are taken out: vertical runs at least ``CellRules.rule`` times the
+2. long straight rules are taken out: vertical runs at least ``SegmentRules.cell_rule`` times the
    height of the tallest other writing, horizontal runs at least that times its height (an
    underline or a rule; strokes that cross one keep their pixels); then pieces that long and
    that thin however bent (a rule bowed by the scan);
-3. the remaining ink is grouped (components closer than ``CellRules.gap`` heights) and the
+3. the remaining ink is grouped (components closer than ``SegmentRules.cell_gap`` heights) and the
    group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
    edge. Everything else (printed captions, fragments of neighbours) is dropped.
 
-All sizes are in units of the estimated writing height, so the rules hold at any resolution.
+All sizes are in units of the estimated writing height ``wh``, so the rules hold at any
+resolution; they are the ``cell_*`` (and ``line_*``, ``frame_fill``) fields of ``SegmentRules``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import cv2
 import numpy as np
 
 from .segment import (
+    RULES,
     BBox,
     FieldCrops,
     Rules,
     SegmentOptions,
+    SegmentRules,
     binarise,
     cc_stats,
     find_rules,
@@ -38,43 +41,6 @@ from .segment import (
     segment_auto,
     segment_string,
 )
-
-
-@dataclass(frozen=True)
-class CellRules:
-    """The decisions of cell cleaning, in units of the writing height ``wh`` where they are one."""
-
-    #: a dark region is scan border when it is at least this fraction of the crop's short side
-    #: thick (far thicker than any pen stroke) and touches the crop's edge
-    border: float = 0.08
-    #: gray below this fraction of the paper's level is "dark" for the border test
-    border_dark: float = 0.55
-    #: a straight run this many writing heights long (and thin) is a printed rule
-    rule: float = 2.5
-    #: gaps of a dashed or broken rule, bridged before runs are measured
-    dash_gap: float = 0.25
-    #: a rule is at most this many writing heights thick
-    rule_thick: float = 0.25
-    #: components closer than this many writing heights side by side (half that one above the
-    #: other) belong to one group of writing
-    gap: float = 1.0
-    #: a piece cut by the crop's side edge joins the writing only this many heights from it
-    near: float = 0.6
-    #: a group touching the crop's edge counts this much less (a neighbour cut by the crop)
-    edge_factor: float = 0.35
-    #: a group lower than this fraction of the tallest group's height is small print or a speck
-    small: float = 0.55
-    #: the writing's box is read with this many writing heights of paper round it
-    pad: float = 0.25
-    #: ``auto`` reads an image whose long side is at most this many pixels, and that has no
-    #: printed boxes, as one cell (a cut ledger cell or amount, not a page)
-    cell_side: int = 700
-    #: a single printed box covering at least this share of such an image is the cell's own
-    #: frame (the image is still one cell)
-    own_frame: float = 0.4
-
-
-RULES = CellRules()
 
 
 @dataclass
@@ -88,12 +54,12 @@ class Cell:
     gray: np.ndarray | None = None
 
 
-def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
+def border_mask(gray: np.ndarray, rules: SegmentRules = RULES) -> np.ndarray:
     """Solid dark regions touching the crop's edge (a scan's black border), as uint8 0/1."""
     h, w = gray.shape
-    paper = float(np.percentile(gray, 90))
-    dark = (gray < rules.border_dark * paper).astype(np.uint8)
-    k = max(3, round(rules.border * min(h, w)))
+    paper = float(np.percentile(gray, rules.cell_paper))
+    dark = (gray < rules.cell_border_dark * paper).astype(np.uint8)
+    k = max(3, round(rules.cell_border * min(h, w)))
     solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
     if not solid.any():
         return solid
@@ -107,27 +73,17 @@ def border_mask(gray: np.ndarray, rules: CellRules = RULES) -> np.ndarray:
     return cv2.dilate(out, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
 
 
-#: a piece more elongated than this is a line, not writing, when estimating the writing height
-LINE_ASPECT = 12.0
-#: a piece across most of the crop that fills less than this share of its box is rules
-FRAME_FILL = 0.08
-#: a piece across most of the crop, or touching its edge, whose length is this many times its
-#: mean thickness (length squared over area) is a rule, however slanted, bowed or bent into a
-#: corner: a 2 px pen stroke 80 px long scores 40, a scanned column rule across a cell 80+
-LINE_ELONGATION = 40.0
-
-
-def _bent_lines(stats: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def _bent_lines(stats: np.ndarray, shape: tuple[int, ...], rules: SegmentRules) -> np.ndarray:
     """Which components (rows of ``cc_stats``) are lines, straight or not: across most of the
-    crop or touching its edge, and ``LINE_ELONGATION`` times longer than thick."""
+    crop or touching its edge, and ``rules.line_elongation`` times longer than thick."""
     x0, y0, w, h, area = (stats[:, i].astype(float) for i in range(5))
-    spans = (h >= 0.8 * shape[0]) | (w >= 0.8 * shape[1])
+    spans = (h >= rules.cell_span * shape[0]) | (w >= rules.cell_span * shape[1])
     edge = (x0 <= 0) | (y0 <= 0) | (x0 + w >= shape[1]) | (y0 + h >= shape[0])
     long_side = np.maximum(w, h)
-    return (spans | edge) & (long_side**2 / np.maximum(area, 1.0) >= LINE_ELONGATION)
+    return (spans | edge) & (long_side**2 / np.maximum(area, 1.0) >= rules.line_elongation)
 
 
-def _writing_height(mask: np.ndarray) -> float:
+def _writing_height(mask: np.ndarray, rules: SegmentRules) -> float:
     """The height of the writing: the tallest of the three inkiest pieces that are not lines."""
     n, _, stats, _ = cc_stats(mask, 8)
     if n <= 1:
@@ -137,22 +93,23 @@ def _writing_height(mask: np.ndarray) -> float:
     area = stats[1:, cv2.CC_STAT_AREA].astype(float)
     aspect = np.maximum(hs, ws) / np.maximum(np.minimum(hs, ws), 1.0)
     # a frame, or rules meeting at a corner: across most of the crop, and nearly empty inside
-    spans = (hs >= 0.8 * mask.shape[0]) | (ws >= 0.8 * mask.shape[1])
-    frame = spans & ((area / np.maximum(hs * ws, 1.0) < FRAME_FILL)
-                     | ((hs >= 0.8 * mask.shape[0]) & (ws >= 0.8 * mask.shape[1])))
-    line = (aspect >= LINE_ASPECT) | _bent_lines(stats, mask.shape)[1:]
-    ok = (area >= 6) & ~frame & ~line
+    tall = hs >= rules.cell_span * mask.shape[0]
+    broad = ws >= rules.cell_span * mask.shape[1]
+    frame = (tall | broad) & ((area / np.maximum(hs * ws, 1.0) < rules.frame_fill)
+                              | (tall & broad))
+    line = (aspect >= rules.line_aspect) | _bent_lines(stats, mask.shape, rules)[1:]
+    ok = (area >= rules.cell_min_area) & ~frame & ~line
     if not ok.any():
         return 0.0
-    inkiest = np.argsort(-np.where(ok, area, -1.0))[: min(3, int(ok.sum()))]
+    inkiest = np.argsort(-np.where(ok, area, -1.0))[: min(rules.cell_inkiest, int(ok.sum()))]
     return float(hs[inkiest].max())
 
 
-def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
+def rule_masks(mask: np.ndarray, wh: float, rules: SegmentRules = RULES) -> Rules:
     """Long thin straight runs in ``mask`` (vertical and horizontal), as ``segment.Rules``."""
     h, w = mask.shape
-    length = max(8, round(rules.rule * wh))
-    thick = max(2, round(rules.rule_thick * wh))
+    length = max(rules.cell_rule_min, round(rules.cell_rule * wh))
+    thick = max(rules.cell_rule_thick_min, round(rules.cell_rule_thick * wh))
     found = []
     for horizontal in (True, False):
         out = np.zeros_like(mask)
@@ -162,7 +119,7 @@ def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
         ksize = (length, 1) if horizontal else (1, length)  # OpenCV sizes are (cols, rows)
         # dashed and broken rules: bridge gaps along the line first (a digit's pieces bridged
         # this way still make no long thin straight run)
-        gap = max(1, round(rules.dash_gap * wh))
+        gap = max(1, round(rules.cell_dash_gap * wh))
         bridged = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(
             cv2.MORPH_RECT, (gap, 1) if horizontal else (1, gap)))
         run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN,
@@ -176,7 +133,8 @@ def rule_masks(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> Rules:
     return Rules(found[0] & mask, found[1] & mask, thick, [])
 
 
-def without_rule_remains(mask: np.ndarray, lines: Rules) -> np.ndarray:
+def without_rule_remains(mask: np.ndarray, lines: Rules,
+                         rules: SegmentRules = RULES) -> np.ndarray:
     """``mask`` without the broken-off pieces of a removed vertical rule (a column's): pieces no
     wider than two rule thicknesses lying wholly in the rule's band of columns. Horizontal
     rules are left alone: digits sit on them, and a piece within their rows may be a digit's."""
@@ -189,25 +147,25 @@ def without_rule_remains(mask: np.ndarray, lines: Rules) -> np.ndarray:
     band = cv2.dilate(cols, np.ones((1, 2 * lines.thickness + 1), np.uint8))[0] > 0
     cum = np.concatenate([[0], np.cumsum(band)])
     x0, w = stats[:, 0], stats[:, 2]
-    drop = ((cum[x0 + w] - cum[x0]) == w) & (w <= 2 * lines.thickness)
+    drop = ((cum[x0 + w] - cum[x0]) == w) & (w <= rules.cell_remains * lines.thickness)
     drop[0] = False
     return (mask & ~drop[labels]).astype(np.uint8) if drop.any() else mask
 
 
-def without_bent_rules(mask: np.ndarray, wh: float, rules: CellRules = RULES) -> np.ndarray:
+def without_bent_rules(mask: np.ndarray, wh: float, rules: SegmentRules = RULES) -> np.ndarray:
     """``mask`` without pieces that are rules but not straight enough for ``rule_masks``: at
-    least ``rules.rule`` writing heights long and line-like (``_bent_lines``: a column rule
+    least ``rules.cell_rule`` writing heights long and line-like (``_bent_lines``: a column rule
     bowed or slanted by the scan, two rules meeting in a corner)."""
     n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return mask
     long_side = np.maximum(stats[:, 2], stats[:, 3]).astype(float)
-    bent = (long_side >= rules.rule * wh) & _bent_lines(stats, mask.shape)
+    bent = (long_side >= rules.cell_rule * wh) & _bent_lines(stats, mask.shape, rules)
     bent[0] = False
     return (mask & ~bent[labels]).astype(np.uint8) if bent.any() else mask
 
 
-def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RULES) -> Cell:
+def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = RULES) -> Cell:
     """The cell's writing without border, rules and stray pieces, and the box round it."""
     gray = gray_u8(image)
     border = np.zeros(gray.shape, np.uint8)
@@ -217,33 +175,35 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: CellRules = RUL
             # the black border can be most of the crop: judge the paper without it (as
             # ``dark_ink_gray`` does the whole image), or the cell is read inverted
             paper = gray[border == 0]
-            polarity = "bright" if paper.size and float(np.median(paper)) < 110.0 else "dark"
-    ink = ink_map(gray, polarity)
-    mask = binarise(ink).mask & (1 - border)
-    wh = _writing_height(mask)
+            polarity = ("bright" if paper.size and float(np.median(paper)) < rules.cell_dark_paper
+                        else "dark")
+    ink = ink_map(gray, polarity, rules)
+    mask = binarise(ink, rules=rules).mask & (1 - border)
+    wh = _writing_height(mask, rules)
     if wh <= 0:
         return Cell(np.zeros_like(mask), ink, None, None)
     lines = rule_masks(mask, wh, rules)
     if lines.horizontal.any() or lines.vertical.any():
         # strokes that cross a rule keep their pixels there
-        mask = remove_rules(mask, lines)
-        wh = _writing_height(mask) or wh
-        mask = without_rule_remains(mask, lines)
+        mask = remove_rules(mask, lines, segment_rules=rules)
+        wh = _writing_height(mask, rules) or wh
+        mask = without_rule_remains(mask, lines, rules)
     mask = without_bent_rules(mask, wh, rules)
     box, keep = _main_group(mask, wh, rules)
     clean = gray
     if border.any():  # a reader of the gray would see the border's edge as a stroke
         clean = gray.copy()
-        clean[border > 0] = int(np.percentile(gray, 10 if polarity == "bright" else 90))
+        clean[border > 0] = int(np.percentile(
+            gray, rules.cell_paper_bright if polarity == "bright" else rules.cell_paper))
     return Cell(keep, ink, box, clean)
 
 
-def cell_crop(cell: Cell, rules: CellRules = RULES) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """The cleaned gray round the writing (``rules.pad`` heights of paper) and its offset."""
+def cell_crop(cell: Cell, rules: SegmentRules = RULES) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The cleaned gray round the writing (``rules.cell_pad`` heights of paper) and its offset."""
     if cell.box is None or cell.gray is None:
         return None
     x, y, w, h = cell.box
-    pad = max(2, round(rules.pad * h))
+    pad = max(rules.cell_pad_min, round(rules.cell_pad * h))
     H, W = cell.gray.shape[:2]
     x0, y0 = max(0, x - pad), max(0, y - pad)
     x1, y1 = min(W, x + w + pad), min(H, y + h + pad)
@@ -253,10 +213,10 @@ def cell_crop(cell: Cell, rules: CellRules = RULES) -> tuple[np.ndarray, tuple[i
 def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     """The whole image is one field: a cell's writing, read without border, rules, neighbours.
 
-    The field's box is the writing's, with ``RULES.pad`` heights of paper round it (what a
-    whole-string reader should see); no writing gives an empty field over the whole image."""
+    The field's box is the writing's, with ``rules.cell_pad`` heights of paper round it (what
+    a whole-string reader should see); no writing gives an empty field over the whole image."""
     h, w = image.shape[:2]
-    got = cell_crop(clean_cell(image, opts.polarity))
+    got = cell_crop(clean_cell(image, opts.polarity, opts.rules), opts.rules)
     if got is None:
         return [FieldCrops((0, 0, w, h), [], kind="cell")]
     sub, (dx, dy) = got
@@ -272,22 +232,23 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
 def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     """``auto``: a small image without printed boxes (or inside its own frame) is one cell;
     anything else a page."""
-    if max(image.shape[:2]) <= RULES.cell_side:
+    r = opts.rules
+    if max(image.shape[:2]) <= r.cell_side:
         p = prepare(image, opts, deskew=False)
-        boxes = find_rules(p.mask).cells
+        boxes = find_rules(p.mask, r).cells
         h, w = p.mask.shape
         # one printed box over most of the image is the cell's own frame, not a form's box
         if not boxes or (len(boxes) == 1
-                         and boxes[0][2] * boxes[0][3] >= RULES.own_frame * h * w):
+                         and boxes[0][2] * boxes[0][3] >= r.cell_own_frame * h * w):
             fields = segment_cell(image, opts)
             return fields if fields[0].segments else []  # a blank image has no field
     return segment_auto(image, opts)
 
 
 def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: float,
-                            rules: CellRules) -> np.ndarray:
+                            rules: SegmentRules) -> np.ndarray:
     """Drop pieces cut by the crop's left or right edge that stand apart from the rest (more
-    than ``rules.near`` writing heights): a neighbouring column's words, not this cell's."""
+    than ``rules.cell_near`` writing heights): a neighbouring column's words, not this cell's."""
     if len(ids) < 2:
         return ids
     x0 = stats[ids, 0]
@@ -298,17 +259,17 @@ def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: 
             continue
         others = np.delete(np.arange(len(ids)), k)
         gap = np.maximum(x0[others] - x1[k], x0[k] - x1[others]).clip(min=0).min()
-        keep[k] = gap <= rules.near * wh
+        keep[k] = gap <= rules.cell_near * wh
     return ids[keep] if keep.any() else ids
 
 
-def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | None, np.ndarray]:
+def _main_group(mask: np.ndarray, wh: float, rules: SegmentRules) -> tuple[BBox | None, np.ndarray]:
     """The group of components that is the cell's writing, and the mask of only that group."""
     h, w = mask.shape
     n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
         return None, np.zeros_like(mask)
-    g = max(1, round(rules.gap * wh))
+    g = max(1, round(rules.cell_gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
     gn, glabels, _, _ = cc_stats(joined, 8)
     groups = []  # (component ids, x0, y0, x1, y1) of each group of writing
@@ -323,20 +284,20 @@ def _main_group(mask: np.ndarray, wh: float, rules: CellRules) -> tuple[BBox | N
         return None, np.zeros_like(mask)
     # a strip across the whole crop, many times longer than wide, is a rule's remains
     groups = [grp for grp in groups
-              if not (grp[2] <= 0 and grp[4] >= h and grp[4] - grp[2] >= LINE_ASPECT
+              if not (grp[2] <= 0 and grp[4] >= h and grp[4] - grp[2] >= rules.line_aspect
                       * (grp[3] - grp[1]))
-              and not (grp[1] <= 0 and grp[3] >= w and grp[3] - grp[1] >= LINE_ASPECT
+              and not (grp[1] <= 0 and grp[3] >= w and grp[3] - grp[1] >= rules.line_aspect
                        * (grp[4] - grp[2]))]
     if not groups:
         return None, np.zeros_like(mask)
     tallest = max(y1 - y0 for _, _, y0, _, y1 in groups)
     best, best_score = None, 0.0
     for ids, x0, y0, x1, y1 in groups:
-        if y1 - y0 < rules.small * tallest:
+        if y1 - y0 < rules.cell_small * tallest:
             continue
         score = float(stats[ids, 4].sum()) * (y1 - y0)
         if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
-            score *= rules.edge_factor
+            score *= rules.cell_edge_factor
         if score > best_score:
             best, best_score = ids, score
     if best is None:
