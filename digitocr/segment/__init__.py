@@ -72,10 +72,13 @@ from .types import (
     BBox,
     FieldCrops,
     GlyphCrop,
+    RulesError,
     Segment,
     Segmenter,
     SegmentOptions,
     SegmentRules,
+    load_rules,
+    rules_from_dict,
 )
 
 # the names these had when they were private to one module (kept while branches still use them)
@@ -96,6 +99,7 @@ __all__ = [
     "Ink",
     "Prepared",
     "Rules",
+    "RulesError",
     "Segment",
     "SegmentOptions",
     "SegmentRules",
@@ -116,6 +120,7 @@ __all__ = [
     "gray_u8",
     "group_cells",
     "ink_map",
+    "load_rules",
     "long_lines",
     "map_field",
     "min_component_area",
@@ -126,6 +131,7 @@ __all__ = [
     "rule_length",
     "rule_masks",
     "rule_thickness",
+    "rules_from_dict",
     "segment_auto",
     "segment_boxes",
     "segment_cell",
