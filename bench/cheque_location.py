@@ -35,7 +35,7 @@ def inside(found: tuple[int, int, int, int], truth: list[int]) -> float:
 
 
 def main() -> int:
-    from digitocr.cheque import segment_cheque
+    from digitocr.segment import segment_cheque
     from digitocr.io import load_pages
     from digitocr.segment import SegmentOptions
 

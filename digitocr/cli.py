@@ -531,11 +531,14 @@ def eda(
               "the batch goes on (0: no limit).")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, per-file error lines or decoder (libtiff) warnings.")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False), default=None,
+              help='JSON object of segmentation rule overrides, e.g. {"wide": 1.2} '
+              "(digitocr.segment.SegmentRules).")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
     min_confidence: float | None, workers: int | None, template: str | None, annotate: str | None,
     dpi: int, polarity: str, deskew: bool, max_pixels: int, timeout_per_file: float,
-    quiet: bool,
+    quiet: bool, rules: str | None,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .errors import OutputError
@@ -543,6 +546,7 @@ def read(
     from .pipeline import layouts, load_template
     from .pipeline import read as read_files
     from .plugins import get_writers
+    from .segment import load_rules
     from .writers import check_output, format_for, get_writer, open_output, same_file
 
     if not paths:
@@ -555,6 +559,7 @@ def read(
         raise click.BadParameter(f"{fmt!r} is not one of {', '.join(sorted(get_writers()))}",
                                  param_hint="--format")
     tmpl = load_template(template) if template else None
+    seg_rules = load_rules(rules) if rules else None
     files = expand_inputs(paths)
     if not files:
         raise click.UsageError("no images or PDFs found in the given folders")
@@ -592,7 +597,8 @@ def read(
         for page in read_files(files, model, layout, min_confidence=min_confidence,
                                template=tmpl, annotate=annotate, workers=workers, dpi=dpi,
                                polarity=polarity, deskew=deskew, max_pixels=max_pixels,
-                               progress=progress, timeout_per_file=timeout_per_file or None):
+                               progress=progress, timeout_per_file=timeout_per_file or None,
+                               rules=seg_rules):
             if page.error is not None:
                 failed += 1
                 if not quiet:

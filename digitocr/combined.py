@@ -100,7 +100,8 @@ def string_amount_value(check: Field, digits: str) -> str | None:
 
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
     """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
-    from .fields import AMOUNT, classify_fields, find_fields
+    from .fields import classify_fields, find_fields
+    from .segment import AMOUNT
     from .strings import field_from_reading
 
     digits, strings = reader._members()

@@ -23,7 +23,7 @@ from .errors import DigitOCRError, InputError, TemplateError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
 from .results import BBox, Field, Glyph
-from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+from .segment import AMOUNT, FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
 
 if TYPE_CHECKING:
     from .backends import Classifier
@@ -34,8 +34,6 @@ GLYPH_BONUS = 0.0
 
 #: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
 MAX_TEMPLATE_COORD = 1e7
-#: the field whose value is an amount (``--layout cheque`` names it so, and so may a template)
-AMOUNT = "amount"
 
 
 @dataclass

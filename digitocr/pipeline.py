@@ -56,7 +56,7 @@ from .io import (
     quiet_decoders,
 )
 from .results import Field, PageResult
-from .segment import FieldCrops
+from .segment import FieldCrops, SegmentOptions, SegmentRules, load_rules
 
 #: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
 #: timeout, which also kills pdftoppm, gets to fire first
@@ -393,9 +393,11 @@ def read_options(
     timeout_per_file: float | None = None,
     orientation: bool = True,
     annotate_root: str = "",
+    rules: SegmentRules | str | Path | None = None,
 ) -> ReadOptions:
-    """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout or a bad template
-    fails here, before any file is read; the ``annotate`` folder is made."""
+    """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout, a bad template or
+    rules file fails here, before any file is read; the ``annotate`` folder is made.
+    ``rules``: the segmentation rules (or a ``--rules`` JSON file of overrides)."""
     get_segmenter(layout)  # fail early on an unknown layout
     tmpl = template if isinstance(template, Template) or template is None else load_template(
         template)
@@ -409,7 +411,14 @@ def read_options(
     return ReadOptions(layout=layout, min_confidence=min_confidence, dpi=dpi,
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
                        annotate=ann, annotate_root=annotate_root if ann else "",
-                       timeout=timeout_per_file or None, orientation=orientation)
+                       timeout=timeout_per_file or None, orientation=orientation,
+                       segment=SegmentOptions(rules=_rules(rules)))
+
+
+def _rules(rules: SegmentRules | str | Path | None) -> SegmentRules:
+    if isinstance(rules, SegmentRules):
+        return rules
+    return SegmentRules() if rules is None else load_rules(rules)
 
 
 def read(
@@ -428,6 +437,7 @@ def read(
     progress: Progress | None = None,
     timeout_per_file: float | None = None,
     orientation: bool = True,
+    rules: SegmentRules | str | Path | None = None,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
@@ -436,7 +446,8 @@ def read(
     could not be read. ``workers=None`` means one worker process per core, with small batches
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
     model's own review threshold (``review_threshold``). ``orientation`` turns pages found
-    sideways or upside down upright before reading them (``digitocr.orientation``).
+    sideways or upside down upright before reading them (``digitocr.orientation``). ``rules``
+    tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides).
     """
     if min_confidence is None:
         min_confidence = review_threshold(model)
@@ -444,7 +455,8 @@ def read(
     opts = read_options(layout, min_confidence=min_confidence, template=template,
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
-                        orientation=orientation, annotate_root=_common_folder(files))
+                        orientation=orientation, annotate_root=_common_folder(files),
+                        rules=rules)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers

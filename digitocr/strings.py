@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .normalise import dark_ink_gray
 from .results import CharSpan, Field, Glyph, StringReading
+from .segment.ink import ink_map
 
 if TYPE_CHECKING:
     from .backends import StringReader
@@ -36,17 +36,9 @@ ALPHABET = "0123456789"
 
 
 def ink_image(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
-    """Relative ink darkness in [0, 1] at native size, background and printed patterns damped."""
-    gray = dark_ink_gray(image, polarity)
-    h = gray.shape[0]
-    k = max(5, round(h * 0.22)) | 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    bg = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
-    bg = cv2.GaussianBlur(bg, (0, 0), k / 4)
-    ink = np.clip((bg - gray) / np.maximum(bg, 32.0), 0.0, 1.0)
-    top = float(np.percentile(ink, 99.5)) if ink.size else 0.0
-    ink = ink / max(top, 0.08)
-    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+    """Relative ink darkness in [0, 1] at native size, background and printed patterns damped
+    (``segment.ink_map``'s ``line`` background)."""
+    return ink_map(image, polarity, background="line")
 
 
 def prepare(image: np.ndarray, polarity: str = "auto", height: int = HEIGHT,

@@ -98,10 +98,9 @@ def read_labels(folder: Path) -> list[tuple[Path, str]]:
 def cut_crop(path: Path) -> np.ndarray | None:
     """The crop the string reader sees when ``read`` reads this image as one cell (gray), or
     None when no writing is found in it."""
-    from .cells import segment_cell
     from .io import load_pages
     from .normalise import to_gray
-    from .segment import SegmentOptions
+    from .segment import SegmentOptions, segment_cell
 
     image = next(load_pages(str(path), gray=True)).image
     gray = np.asarray(to_gray(image), np.uint8) if image.ndim == 3 else image

@@ -6,8 +6,7 @@ from typing import Any
 
 from digitocr import hookimpl
 from digitocr.cells import segment_cell, segment_page_or_cell
-from digitocr.cheque import segment_cheque
-from digitocr.segment import BUILTIN
+from digitocr.segment import BUILTIN, segment_cheque
 
 
 @hookimpl

@@ -12,11 +12,10 @@ import pytest
 
 from digitocr import fields, pipeline
 from digitocr.backends import StringReader
-from digitocr.cells import clean_cell, segment_cell, segment_page_or_cell
 from digitocr.combined import DISAGREE, AutoReader
 from digitocr.combined import read_fields as read_combined
 from digitocr.results import Field
-from digitocr.segment import SegmentOptions
+from digitocr.segment import SegmentOptions, clean_cell, segment_cell, segment_page_or_cell
 from digitocr.strings import StringReading
 
 #: where the synthetic cell's number is drawn (x0, y0, x1, y1)
@@ -136,3 +135,9 @@ def test_a_border_over_most_of_the_crop_does_not_turn_the_cell_over() -> None:
     assert cell.box is not None
     x, y, w, h = cell.box
     assert x >= 92 and x + w <= 138 and y >= 80 and y + h <= 116, cell.box
+
+
+def test_the_cells_module_is_kept_for_compatibility() -> None:
+    from digitocr import cells
+
+    assert cells.segment_cell is segment_cell and cells.clean_cell is clean_cell

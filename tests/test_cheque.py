@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 from read_helpers import put
 
-from digitocr.cheque import RULES, bridged, find_amount_box, segment_cheque
 from digitocr.combined import string_amount_value
 from digitocr.results import Field, Glyph
-from digitocr.segment import SegmentOptions, find_rules, prepare
+from digitocr.segment import RULES, SegmentOptions, find_rules, prepare
+from digitocr.segment.cheque import bridged, find_amount_box, segment_cheque
 
 OPTS = SegmentOptions()
 
@@ -59,8 +59,8 @@ def test_no_comb_no_date() -> None:
 def test_a_dotted_amount_box_is_bridged() -> None:
     img = cheque(dotted=True)
     p = prepare(img, OPTS)
-    assert find_amount_box(p, find_rules(p.mask).cells, []) is None  # dots make no rule
-    box = find_amount_box(p, find_rules(bridged(p.mask)).cells, [])
+    assert find_amount_box(p, find_rules(p.mask).cells, [], RULES) is None  # dots make no rule
+    box = find_amount_box(p, find_rules(bridged(p.mask, RULES)).cells, [], RULES)
     assert box is not None and abs(box[0] - 780) <= 4 and abs(box[2] - 372) <= 8
     (amount,) = [f for f in segment_cheque(img, OPTS) if f.name == "amount"]
     assert amount.kind == "cell" and len(amount.segments) == 3
@@ -70,9 +70,9 @@ def test_a_box_too_narrow_is_not_the_amount() -> None:
     img = cheque()
     cv2.rectangle(img, (700, 200), (760, 300), 0, 3)  # the currency sign's own box
     p = prepare(img, OPTS)
-    box = find_amount_box(p, find_rules(bridged(p.mask)).cells, [])
+    box = find_amount_box(p, find_rules(bridged(p.mask, RULES)).cells, [], RULES)
     assert box is not None and box[0] >= 775
-    assert RULES.amount_aspect[0] > 60 / 100  # the rule that leaves the sign's box out
+    assert RULES.cheque_aspect_min > 60 / 100  # the rule that leaves the sign's box out
 
 
 def check_field(tokens: str) -> Field:

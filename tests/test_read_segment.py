@@ -8,6 +8,7 @@ import pytest
 from read_helpers import form_page, glyph, put, string_image
 
 from digitocr.segment import (
+    RULES,
     SegmentOptions,
     binarise,
     estimate_skew,
@@ -152,7 +153,8 @@ def test_cutting_a_glyph_of_one_digits_width_costs_more() -> None:
     assert len(narrow.options) == 1  # too narrow for an even cut, and a ring has no neck
     # the wide 0 may be cut (two digits touching look like this too), but each cut pays the
     # prior for a glyph no wider than one digit, on top of the ink it crosses
-    assert len(wide.options) > 1 and min(wide.penalties[1:]) >= (1.1 - 82 / 85) * 2.0
+    assert len(wide.options) > 1
+    assert min(wide.penalties[1:]) >= (RULES.wide - 82 / 85) * RULES.narrow_cut
 
 
 def test_a_fives_bar_written_apart_stays_with_its_digit() -> None:

@@ -4,69 +4,30 @@ Cheques print the figures' place as a box at the right, beside or below the curr
 the line of the amount in words (CTS-2010 and most other layouts), and the date as a comb of
 six to ten cells (``D D M M Y Y Y Y``) near the top right. So:
 
-1. the page's printed rules are found (``segment.find_rules``; security backgrounds are too
+1. the page's printed rules are found (``lines.find_rules``; security backgrounds are too
    faint and too short to make rules) and grouped into boxes and combs; for the amount box,
    after gaps of a dotted (thinly printed, then scanned) line are bridged;
-2. **date**: the comb with ``ChequeRules.date_cells`` cells in the top right, one digit per
+2. **date**: the comb with ``cheque_date_cells_*`` cells in the top right, one digit per
    cell, as any comb is read;
 3. **amount**: the widest box of the right half (the currency sign's own small box beside it
    is too narrow to count), cut out and read as one cell (``cells.segment_cell``: its walls,
    the background and stray marks cleaned away), so that ``--model auto`` reads it with the
    whole-string reader, checked digit by digit. With no such box, the longest string of
-   writing in the right half is taken, as before.
+   writing in the right half is taken.
 
-Every number that decides is in ``ChequeRules``, as a share of the page or of a box.
+Every number that decides is a ``cheque_*`` field of ``SegmentRules``, as a share of the page
+or of a box.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .cells import segment_cell
-from .fields import AMOUNT
-from .segment import (
-    BBox,
-    FieldCrops,
-    Prepared,
-    SegmentOptions,
-    _map_field,
-    boxed_fields,
-    find_rules,
-    free_fields,
-    group_cells,
-    prepare,
-)
-
-#: the name ``--layout cheque`` gives the date comb (the amount's is ``fields.AMOUNT``)
-DATE = "date"
-
-
-@dataclass(frozen=True)
-class ChequeRules:
-    """Where a cheque's fields are: shares of the page's width ``W`` and height ``H``."""
-
-    #: a box or comb belongs to the right of the cheque when its centre is right of this x / W
-    right: float = 0.5
-    #: the amount box's width over its height lies in this range
-    amount_aspect: tuple[float, float] = (1.8, 9.0)
-    #: the amount box covers at least this share of the page
-    amount_area: float = 0.004
-    #: the date comb has this many cells (DDMMYY to DD-MM-YYYY with separators)
-    date_cells: tuple[int, int] = (6, 10)
-    #: the date comb's centre lies above this y / H
-    date_top: float = 0.45
-    #: gaps in the amount box's printed lines up to this share of the page's width are
-    #: bridged before the box is looked for (thin lines come out of a scan dotted)
-    bridge: float = 0.002
-    #: the amount box is read this share of its height inside its walls (the walls' ink, and
-    #: the ink of the rules meeting them, stay outside the cell that is cleaned)
-    inset: float = 0.04
-
-
-RULES = ChequeRules()
+from .layouts import Prepared, boxed_fields, free_fields, map_field, prepare
+from .lines import find_rules, group_cells
+from .types import AMOUNT, DATE, BBox, FieldCrops, SegmentOptions, SegmentRules
 
 
 def _centre(b: BBox) -> tuple[float, float]:
@@ -79,14 +40,14 @@ def _group_box(group: list[BBox]) -> BBox:
 
 
 def find_date(p: Prepared, groups: list[list[BBox]], fields: list[FieldCrops],
-              rules: ChequeRules = RULES) -> FieldCrops | None:
+              rules: SegmentRules) -> FieldCrops | None:
     """The date comb (of ``boxed_fields``' ``fields``): enough cells, top right; the one with
     most cells, then the highest."""
     h, w = p.mask.shape
-    lo, hi = rules.date_cells
-    cands = [g for g in groups if lo <= len(g) <= hi
-             and _centre(_group_box(g))[0] > rules.right * w
-             and _centre(_group_box(g))[1] < rules.date_top * h]
+    cands = [g for g in groups
+             if rules.cheque_date_cells_min <= len(g) <= rules.cheque_date_cells_max
+             and _centre(_group_box(g))[0] > rules.cheque_right * w
+             and _centre(_group_box(g))[1] < rules.cheque_date_top * h]
     if not cands:
         return None
     box = _group_box(max(cands, key=lambda g: (len(g), -_group_box(g)[1])))
@@ -97,33 +58,33 @@ def find_date(p: Prepared, groups: list[list[BBox]], fields: list[FieldCrops],
 
 
 def find_amount_box(p: Prepared, cells: list[BBox], taken: list[BBox],
-                    rules: ChequeRules = RULES) -> BBox | None:
+                    rules: SegmentRules) -> BBox | None:
     """The largest wide box in the right half that is not part of another field (analysis px)."""
     h, w = p.mask.shape
-    lo, hi = rules.amount_aspect
 
     def inside(c: BBox, t: BBox) -> bool:
         cx, cy = _centre(c)
         return t[0] <= cx <= t[0] + t[2] and t[1] <= cy <= t[1] + t[3]
 
-    cands = [c for c in cells if lo <= c[2] / max(c[3], 1) <= hi
-             and _centre(c)[0] > rules.right * w and c[2] * c[3] > rules.amount_area * w * h
+    cands = [c for c in cells
+             if rules.cheque_aspect_min <= c[2] / max(c[3], 1) <= rules.cheque_aspect_max
+             and _centre(c)[0] > rules.cheque_right * w
+             and c[2] * c[3] > rules.cheque_area * w * h
              and not any(inside(c, t) for t in taken)]
     return max(cands, key=lambda c: c[2] * c[3]) if cands else None
 
 
-def bridged(mask: np.ndarray, rules: ChequeRules = RULES) -> np.ndarray:
+def bridged(mask: np.ndarray, rules: SegmentRules) -> np.ndarray:
     """The mask with short gaps along rows and columns closed (a dotted line made whole)."""
-    k = max(3, round(rules.bridge * mask.shape[1]))
+    k = max(3, round(rules.cheque_bridge * mask.shape[1]))
     along = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((1, k), np.uint8))
     return np.maximum(along, cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, 1), np.uint8)))
 
 
-def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions,
-                     rules: ChequeRules = RULES) -> FieldCrops:
+def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions) -> FieldCrops:
     """A printed box of the page (page px) cut out and segmented as one cell, in page px."""
     x, y, bw, bh = box
-    d = max(2, round(rules.inset * bh))
+    d = max(2, round(opts.rules.cheque_inset * bh))
     x0, y0 = max(0, x + d), max(0, y + d)
     x1, y1 = min(image.shape[1], x + bw - d), min(image.shape[0], y + bh - d)
     (cell,) = segment_cell(image[y0:y1, x0:x1], opts)
@@ -138,23 +99,24 @@ def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions,
 
 def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     """A whole cheque: its ``date`` comb and its ``amount`` box (either may be missing)."""
+    r = opts.rules
     p = prepare(image, opts)
-    found = find_rules(p.mask)
+    found = find_rules(p.mask, r)
     out: list[FieldCrops] = []
     boxes = boxed_fields(p, found) if found.cells else []
-    date = find_date(p, group_cells(found.cells, found.thickness), boxes)
+    date = find_date(p, group_cells(found.cells, found.thickness, segment_rules=r), boxes, r)
     taken = [date.bbox] if date is not None else []
-    box = find_amount_box(p, find_rules(bridged(p.mask)).cells, taken)
+    box = find_amount_box(p, find_rules(bridged(p.mask, r), r).cells, taken, r)
     if box is not None:
         out.append(read_box_as_cell(image, p.to_page(box), opts))
     else:
         w = p.mask.shape[1]
-        right = [f for f in free_fields(p) if _centre(f.bbox)[0] > RULES.right * w
+        right = [f for f in free_fields(p) if _centre(f.bbox)[0] > r.cheque_right * w
                  and not any(f.bbox == t for t in taken)]
         if right:
             best = max(right, key=lambda f: len(f.segments))
             best.name = AMOUNT
-            out.append(_map_field(p, best))
+            out.append(map_field(p, best))
     if date is not None:
-        out.append(_map_field(p, date))
+        out.append(map_field(p, date))
     return out

@@ -1,0 +1,184 @@
+"""Printed rule lines: the page's skew from them, rules and closed boxes found, removed, combs.
+
+A rule is a long run of ink found by a morphological opening; a vertical rule must touch a
+horizontal one at both ends (a handwritten 1 rarely does). Closed rectangles between rules are
+boxes; boxes sharing edges in a row are combs. Removing rules puts back the pixels where a
+stroke crossed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .components import cc_stats
+from .types import RULES, BBox, SegmentRules
+
+
+def rule_length(shape: tuple[int, ...], rules: SegmentRules = RULES) -> int:
+    """Shortest run of ink taken for a printed rule: longer than a handwritten digit's bar."""
+    return max(rules.rule_min, min(shape[:2]) // rules.rule_divisor)
+
+
+def estimate_skew(mask: np.ndarray, max_angle: float = 6.0,
+                  rules: SegmentRules = RULES) -> float:
+    """Skew in degrees (positive = text rises to the right) from long horizontal rules."""
+    w = mask.shape[1]
+    length = rule_length(mask.shape, rules)
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
+        cv2.MORPH_RECT, (length, 1)))
+    horiz = cv2.dilate(horiz, cv2.getStructuringElement(cv2.MORPH_RECT, (length // 2, 3)))
+    n, labels, stats, _ = cc_stats(horiz, 8)
+    angles, weights = [], []
+    for i in range(1, n):
+        cw = stats[i, cv2.CC_STAT_WIDTH]
+        if cw < max(rules.skew_rules * length, w // rules.skew_width):
+            continue
+        x0, y0 = stats[i, cv2.CC_STAT_LEFT], stats[i, cv2.CC_STAT_TOP]
+        ch = stats[i, cv2.CC_STAT_HEIGHT]
+        sub = (labels[y0 : y0 + ch, x0 : x0 + cw] == i) & (mask[y0 : y0 + ch, x0 : x0 + cw] > 0)
+        ys, xs = np.nonzero(sub)
+        if len(xs) < rules.skew_points:
+            continue
+        step = max(1, len(xs) // 2000)
+        slope = np.polyfit(xs[::step].astype(np.float64), ys[::step].astype(np.float64), 1)[0]
+        angles.append(float(np.degrees(np.arctan(slope))))
+        weights.append(float(cw))
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    a, wts = np.asarray(angles)[order], np.asarray(weights)[order]
+    median = float(a[np.searchsorted(np.cumsum(wts), wts.sum() / 2)])
+    angle = -median  # image y grows downwards
+    return angle if abs(angle) <= max_angle else 0.0
+
+
+def rotation(shape: tuple[int, ...], angle: float) -> np.ndarray:
+    """The 2x3 matrix rotating an image of ``shape`` by ``angle`` degrees about its centre."""
+    h, w = shape[:2]
+    return cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -angle, 1.0)
+
+
+# ------------------------------------------------------------------ rule lines, boxes, combs
+
+
+@dataclass
+class Rules:
+    """Printed rule lines (uint8 0/1 masks), their thickness and the closed boxes they make."""
+
+    horizontal: np.ndarray
+    vertical: np.ndarray
+    thickness: int
+    cells: list[BBox]
+
+
+def find_rules(mask: np.ndarray, rules: SegmentRules = RULES) -> Rules:
+    """Long horizontal and vertical rules, and the closed rectangles between them."""
+    h, w = mask.shape
+    length = rule_length(mask.shape, rules)
+    hk = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
+    horiz = cv2.morphologyEx(mask, cv2.MORPH_OPEN, hk)
+    vlen = max(rules.vrule_min, length // rules.vrule_divisor)
+    vk = cv2.getStructuringElement(cv2.MORPH_RECT, (1, vlen))
+    vert = cv2.morphologyEx(mask, cv2.MORPH_OPEN, vk)
+    # a vertical rule must touch a horizontal one at both ends (a handwritten 1 rarely does)
+    vert = _touching_rules(vert, horiz, rules)
+    thick = rule_thickness(horiz, axis=0, default=rules.rule_thickness)
+    lines = cv2.dilate(np.maximum(horiz, vert), np.ones((3, 3), np.uint8))
+    cells: list[BBox] = []
+    if horiz.any() and vert.any():
+        n, _, stats, _ = cc_stats(1 - lines, 4)
+        min_side = max(rules.box_side_min, vlen // 2)
+        for i in range(1, n):
+            x, y, cw, ch, area = (int(v) for v in stats[i])
+            if x == 0 or y == 0 or x + cw >= w or y + ch >= h:
+                continue
+            if cw < min_side or ch < min_side or area < rules.box_fill * cw * ch:
+                continue
+            if cw > rules.box_page * w and ch > rules.box_page * h:
+                continue
+            cells.append((x - 1, y - 1, cw + 2, ch + 2))
+    return Rules(horiz, vert, thick, cells)
+
+
+def _touching_rules(vert: np.ndarray, horiz: np.ndarray, rules: SegmentRules) -> np.ndarray:
+    n, labels, stats, _ = cc_stats(vert, 8)
+    if n <= 1:
+        return vert
+    near = cv2.dilate(horiz, np.ones((rules.rule_touch, rules.rule_touch), np.uint8))
+    e = rules.rule_end
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch, _ = (int(v) for v in stats[i])
+        top = near[y : y + e, x : x + cw].any()
+        bottom = near[max(0, y + ch - e) : y + ch, x : x + cw].any()
+        keep[i] = bool(top and bottom)
+    return (keep[labels]).astype(np.uint8)
+
+
+def rule_thickness(lines: np.ndarray, axis: int, default: int = RULES.rule_thickness) -> int:
+    n, _, stats, _ = cc_stats(lines, 8)
+    if n <= 1:
+        return default
+    if axis == 0:
+        t = stats[1:, cv2.CC_STAT_AREA] / np.maximum(stats[1:, cv2.CC_STAT_WIDTH], 1)
+    else:
+        t = stats[1:, cv2.CC_STAT_AREA] / np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], 1)
+    return int(max(1, round(float(np.median(t)))))
+
+
+def remove_rules(mask: np.ndarray, rules: Rules, restore_vertical: bool = True, *,
+                 segment_rules: SegmentRules = RULES) -> np.ndarray:
+    """The mask without rule lines; where a stroke crosses a rule its pixels are put back.
+
+    Comb fields pass ``restore_vertical=False``: their vertical rules separate cells, and
+    putting pixels back there would join digits written close to both sides of a rule.
+    """
+    t = rules.thickness + segment_rules.cross_reach
+    grow = max(1, rules.thickness // segment_rules.rule_grow)
+    # rules grown a little: a blurred or JPEG-ragged rule leaves slivers that read as a "1"
+    h = cv2.dilate(rules.horizontal, np.ones((2 * grow + 1, 1), np.uint8))
+    v = cv2.dilate(rules.vertical, np.ones((1, 2 * grow + 1), np.uint8))
+    rules = Rules(h, v, rules.thickness + 2 * grow, rules.cells)
+    clean = mask & (1 - (rules.horizontal | rules.vertical))
+    across_h = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((t, 1), np.uint8))
+    restored = rules.horizontal & across_h
+    if restore_vertical:
+        across_v = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, np.ones((1, t), np.uint8))
+        restored = restored | (rules.vertical & across_v)
+    return clean | (restored & mask)
+
+
+def group_cells(cells: list[BBox], thickness: int, *,
+                segment_rules: SegmentRules = RULES) -> list[list[BBox]]:
+    """Cells side by side in a row (sharing a vertical rule) form one comb field."""
+    order = sorted(range(len(cells)), key=lambda i: (cells[i][1], cells[i][0]))
+    parent = list(range(len(cells)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    gap = segment_rules.comb_gap_thick * thickness + segment_rules.comb_gap
+    for a_i, a in enumerate(order):
+        ax, ay, aw, ah = cells[a]
+        for b in order[a_i + 1 :]:
+            bx, by, bw, bh = cells[b]
+            if abs(ay - by) > gap or abs(ah - bh) > gap:
+                continue
+            if 0 <= bx - (ax + aw) <= gap or 0 <= ax - (bx + bw) <= gap:
+                parent[find(b)] = find(a)
+    groups: dict[int, list[BBox]] = {}
+    for i in range(len(cells)):
+        groups.setdefault(find(i), []).append(cells[i])
+    return [sorted(g, key=lambda c: c[0]) for g in groups.values()]
+
+
+def long_lines(mask: np.ndarray, length: int) -> np.ndarray:
+    """Horizontal rules at least ``length`` long (an underline, a box edge), as a 0/1 mask."""
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (min(length, mask.shape[1]), 1))
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, k)
