@@ -35,9 +35,8 @@ def inside(found: tuple[int, int, int, int], truth: list[int]) -> float:
 
 
 def main() -> int:
-    from digitocr.segment import segment_cheque
     from digitocr.io import load_pages
-    from digitocr.segment import SegmentOptions
+    from digitocr.segment import SegmentOptions, segment_cheque
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.environ.get("DIGITOCR_DATA", "../shared/data"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -236,3 +238,21 @@ def test_a_low_stroke_beside_a_tall_one_may_be_one_digit() -> None:
     four = f.segments[1]
     assert [[g.bbox for g in o] for o in four.options] == [
         [(92, 37, 80, 87)], [(92, 37, 62, 49), (157, 47, 15, 77)]]
+
+
+def test_a_table_row_is_cells_and_combs_not_one_comb() -> None:
+    # a tally table's row: a printed row number's cell, a wide cell with a written number,
+    # then a three-cell comb
+    img = np.full((300, 900), 255, np.uint8)
+    xs = [40, 110, 460, 530, 600, 670]
+    for x0, x1 in itertools.pairwise(xs):
+        cv2.rectangle(img, (x0, 100), (x1, 190), 0, 3)
+    put(img, "7", 62, 112, scale=1.6)
+    put(img, "250", 150, 112, scale=1.6)
+    for i, ch in enumerate("318"):
+        put(img, ch, 482 + 70 * i, 112, scale=1.6)
+    fields = segment_boxes(img, OPTS)
+    assert texts_shape(fields) == [("box", 1), ("box", 3), ("comb", 3)]
+    assert all(abs(f.bbox[0] - x) <= 4 for f, x in zip(fields, (40, 110, 460), strict=True))
+    # the rule that says so: the wide cell is over comb_cell_aspect times as wide as tall
+    assert (460 - 110) / 90 > RULES.comb_cell_aspect > 70 / 90

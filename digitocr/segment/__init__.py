@@ -58,6 +58,7 @@ from .layouts import (
 )
 from .lines import (
     Rules,
+    comb_runs,
     estimate_skew,
     find_rules,
     group_cells,
@@ -118,6 +119,7 @@ __all__ = [
     "cc_stats",
     "cell_crop",
     "clean_cell",
+    "comb_runs",
     "estimate_skew",
     "find_rules",
     "free_fields",

@@ -175,7 +175,29 @@ def group_cells(cells: list[BBox], thickness: int, *,
     groups: dict[int, list[BBox]] = {}
     for i in range(len(cells)):
         groups.setdefault(find(i), []).append(cells[i])
-    return [sorted(g, key=lambda c: c[0]) for g in groups.values()]
+    out: list[list[BBox]] = []
+    for g in groups.values():
+        out.extend(comb_runs(sorted(g, key=lambda c: c[0]), segment_rules))
+    return out
+
+
+def comb_runs(row: list[BBox], segment_rules: SegmentRules = RULES) -> list[list[BBox]]:
+    """A row of adjoining cells split into combs and boxes: a comb's cells hold one digit each
+    (at most ``comb_cell_aspect`` times as wide as tall), so a wider cell (a table's cell
+    holding a number, a name) is a box of its own and ends the comb before it."""
+    runs: list[list[BBox]] = []
+    current: list[BBox] = []
+    for c in row:
+        if c[2] > segment_rules.comb_cell_aspect * c[3]:
+            if current:
+                runs.append(current)
+                current = []
+            runs.append([c])
+        else:
+            current.append(c)
+    if current:
+        runs.append(current)
+    return runs
 
 
 def long_lines(mask: np.ndarray, length: int) -> np.ndarray:

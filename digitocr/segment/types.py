@@ -131,6 +131,9 @@ class SegmentRules:
     comb_gap_thick: int = 2
     #: px: see ``comb_gap_thick``
     comb_gap: int = 6
+    #: width over height: a comb's cell (one digit) is at most this wide; a wider cell in a
+    #: row of cells (a table's) is a box of its own
+    comb_cell_aspect: float = 1.6
     #: fraction of a comb cell's width and height: ink smaller in both is a speck, not a digit
     comb_speck: float = 0.35
     # -- glyph crops
