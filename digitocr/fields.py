@@ -1,4 +1,4 @@
-"""A page's fields: templates, the read options, the layout's segmenter, and one batched
+"""A page's fields: the read options, the layout's segmenter, and one batched
 classification per page with each segment's best reading assembled into fields.
 
 Every crop of a page (all candidate cuts included) is normalised and classified in one
@@ -10,7 +10,6 @@ imports the pipeline that calls it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,90 +18,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .amounts import amount_value
-from .errors import DigitOCRError, InputError, TemplateError
+from .errors import DigitOCRError, InputError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
-from .results import BBox, Field, Glyph
+from .results import Field, Glyph
 from .segment import FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+
+# the templates' names, still reachable as fields.X (pipeline, tests and bench use them)
+from .templates import (  # noqa: F401
+    MAX_TEMPLATE_COORD,
+    Template,
+    TemplateField,
+    load_template,
+)
 
 if TYPE_CHECKING:
     from .backends import Classifier
 
 #: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
 GLYPH_BONUS = 0.0
-
-
-#: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
-MAX_TEMPLATE_COORD = 1e7
 #: the field whose value is an amount (``--layout cheque`` names it so, and so may a template)
 AMOUNT = "amount"
-
-
-@dataclass
-class TemplateField:
-    """A named rectangle of a template, read with its own layout."""
-
-    name: str
-    bbox: BBox
-    layout: str = "auto"
-
-
-@dataclass
-class Template:
-    """Named rectangles in the pixel space of a reference page (``width`` x ``height``)."""
-
-    fields: list[TemplateField]
-    width: int | None = None
-    height: int | None = None
-
-
-def load_template(path: str | Path) -> Template:
-    """Read ``--template FILE``: ``{"width", "height", "fields": [{"name", "bbox", "layout"}]}``."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except OSError as exc:
-        raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise TemplateError(f"{p}: template is not valid JSON (nested too deeply)") from exc
-    raw = data.get("fields") if isinstance(data, dict) else data
-    if not isinstance(raw, list) or not raw:
-        raise TemplateError(f"{p}: template needs a non-empty 'fields' list")
-    fields = []
-    for i, f in enumerate(raw):
-        if not isinstance(f, dict):
-            raise TemplateError(f"{p}: field {i + 1} is not an object")
-        bbox = f.get("bbox")
-        if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_number, bbox))
-                or bbox[2] <= 0 or bbox[3] <= 0):
-            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0 "
-                                "(finite numbers)")
-        name = f.get("name", str(i + 1))
-        layout = f.get("layout", "auto")
-        if not isinstance(name, (str, int)) or isinstance(name, bool) or not isinstance(
-                layout, str):
-            raise TemplateError(f"{p}: field {i + 1}: 'name' and 'layout' must be strings")
-        x, y, w, h = (round(v) for v in bbox)
-        fields.append(TemplateField(str(name), (x, y, w, h), layout))
-    sizes = []
-    for key in ("width", "height"):
-        v = data.get(key) if isinstance(data, dict) else None
-        if v is not None and not (_number(v) and v >= 1):
-            raise TemplateError(f"{p}: '{key}' must be a finite number >= 1, not {v!r:.40}")
-        sizes.append(round(v) if v is not None else None)
-    return Template(fields, sizes[0], sizes[1])
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _number(v: object) -> bool:
-    """A finite int or float (not a bool, NaN or an infinity), with room for pixel maths."""
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(v) and abs(v) < MAX_TEMPLATE_COORD)
 
 
 @dataclass
