@@ -29,6 +29,9 @@ CHECKSUMS = ("luhn", "mod11", "mod97", "iban")
 DATE_ORDERS = ("DDMMYYYY", "MMDDYYYY", "YYYYMMDD", "DDMMYY", "MMDDYY", "YYMMDD")
 #: two-digit years below this are 20xx, the others 19xx
 YEAR_PIVOT = 50
+#: a date field's bounds when its template gives no ``min``/``max`` (8954 is a calendar
+#: year, not one a form is filled in)
+DATE_MIN, DATE_MAX = "1900-01-01", "2099-12-31"
 #: readings tried per field before giving up (best first): 10 glyphs with 3 alternatives each
 #: make 59,049 readings; the valid one, when there is one, is nearly always far up the list
 MAX_CANDIDATES = 5000
@@ -137,8 +140,8 @@ class FieldRules:
             iso = parse_date(text, self.order or "")
             if iso is None:
                 return False
-            return ((self.min is None or iso >= str(self.min))
-                    and (self.max is None or iso <= str(self.max)))
+            lo = DATE_MIN if self.min is None else str(self.min)
+            return lo <= iso <= (DATE_MAX if self.max is None else str(self.max))
         if self.min is None and self.max is None:
             return self.type != "amount" or amount_value(list(labels or text)) is not None
         if self.type == "amount":

@@ -80,8 +80,19 @@ def layouts() -> list[str]:
     return sorted(get_segmenters())
 
 
+#: with a registered template, a box the page's own segmentation found is a template field's
+#: when at least this share of its area lies inside the field's rectangle
+INSIDE = 0.6
+
+
 def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
-    """Run the layout's segmenter, or one per template rectangle."""
+    """Run the layout's segmenter, or read the template's rectangles.
+
+    A template with a reference picture reads a page already registered to it (``templates.
+    align``): its ``boxes`` fields are the boxes and combs the page's own segmentation finds
+    inside their rectangles (the crops ``--layout auto`` would read), the others, and boxes
+    not found, are segmented inside their rectangle alone. Older templates' rectangles are
+    scaled by the page's size and each segmented alone."""
     seg_opts = replace(opts.segment, polarity=opts.polarity, deskew=opts.deskew)
     if opts.template is None:
         return get_segmenter(opts.layout)(image, seg_opts)
@@ -89,6 +100,10 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
     h, w = image.shape[:2]
     sx = w / t.width if t.width else 1.0
     sy = h / t.height if t.height else 1.0
+    found: list[FieldCrops] = []
+    if t.reference is not None and any(tf.layout == "boxes" for tf in t.fields):
+        found = get_segmenter("boxes")(image, replace(seg_opts, deskew=False))
+    used: set[int] = set()
     out: list[FieldCrops] = []
     for tf in t.fields:
         x, y, bw, bh = tf.bbox
@@ -96,7 +111,13 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
         x1, y1 = min(w, round((x + bw) * sx)), min(h, round((y + bh) * sy))
         box = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
         segments: list[Segment] = []
-        if x1 - x0 >= 4 and y1 - y0 >= 4:
+        mine = [i for i, f in enumerate(found) if i not in used and tf.layout == "boxes"
+                and _inside(f.bbox, box) >= INSIDE]
+        if mine:
+            used.update(mine)
+            for i in sorted(mine, key=lambda i: found[i].bbox[0]):
+                segments.extend(found[i].segments)
+        elif x1 - x0 >= 4 and y1 - y0 >= 4:
             layout = tf.layout if tf.layout != "auto" or opts.layout == "auto" else opts.layout
             inner = get_segmenter(layout)(image[y0:y1, x0:x1], replace(seg_opts, deskew=False))
             for f in inner:
@@ -104,6 +125,13 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
                     segments.append(_offset(s, x0, y0))
         out.append(FieldCrops(box, segments, kind="template", name=tf.name))
     return out
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The share of box ``a``'s area inside box ``b``."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, iw) * max(0, ih) / max(1, a[2] * a[3])
 
 
 def _offset(seg: Segment, dx: int, dy: int) -> Segment:

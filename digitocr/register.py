@@ -44,13 +44,20 @@ class RegistrationRules:
     ransac_px: float = 3.0
     #: RANSAC iterations (outliers are many: the page's handwriting matches nothing)
     ransac_iters: int = 5000
+    #: guided matching (after a first fit): the most descriptor distance (of 256 bits) a pair
+    #: may have, and how near (reference-picture pixels) the first fit must put its points
+    guided_distance: float = 80.0
+    #: guided matching takes keypoints of the pyramid's finest levels only (0: full size):
+    #: coarser ones are placed to a few pixels, which the fit would inherit
+    guided_level: int = 1
+    guided_px: float = 4.0
     #: fewest inlier matches for a page to count as registered
     min_inliers: int = 30
     #: most RMS error of the inliers (reference-picture pixels) for a page to count as registered
     max_error: float = 2.0
     #: the inliers must spread over at least this share of the reference's width and height
     #: (a transform fitted on one corner of the page extrapolates badly to the others)
-    min_spread: float = 0.3
+    min_spread: float = 0.15
     #: largest rotation (degrees) believed; pages turned further are turned upright before
     #: (``orientation``) or are not this form
     max_angle: float = 15.0
@@ -144,12 +151,13 @@ def _orb(rules: RegistrationRules) -> Any:
 
 
 @lru_cache(maxsize=8)
-def _reference_features(png: str, rules: RegistrationRules) -> tuple[np.ndarray, np.ndarray | None]:
-    """Keypoint coordinates (N, 2) and ORB descriptors of a reference picture (cached: a batch
-    registers every page to the same one)."""
+def _reference_features(png: str, rules: RegistrationRules
+                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Keypoint coordinates (N, 2), ORB descriptors and pyramid levels of a reference picture
+    (cached: a batch registers every page to the same one)."""
     kps, desc = _orb(rules).detectAndCompute(_blurred(_decode(png), rules), None)
     pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)
-    return pts, desc
+    return pts, desc, np.array([k.octave for k in kps], np.int64)
 
 
 # ------------------------------------------------------------------ registering a page
@@ -192,7 +200,7 @@ def register(image: np.ndarray, reference: Reference, size: tuple[int, int],
              rules: RegistrationRules = RULES) -> Registration:
     """Fit the page ``image`` onto a template of ``size`` (w, h, template pixels) whose
     reference picture is ``reference``; the result says whether it fits (``error``)."""
-    ref_pts, ref_desc = _reference_features(reference.png, rules)
+    ref_pts, ref_desc, ref_levels = _reference_features(reference.png, rules)
     mask, f_page = ink_picture(image, rules.side)
     kps, desc = _orb(rules).detectAndCompute(_blurred(mask, rules), None)
     if desc is None or ref_desc is None or len(kps) < 2 or len(ref_pts) < 2:
@@ -203,19 +211,47 @@ def register(image: np.ndarray, reference: Reference, size: tuple[int, int],
     if len(good) < max(3, rules.min_inliers):
         return _failed(f"does not match the template ({len(good)} matching points, "
                        f"{rules.min_inliers} needed)", 0, len(good))
-    src = np.array([kps[m.queryIdx].pt for m in good], np.float32)
-    dst = ref_pts[[m.trainIdx for m in good]]
+    src = np.array([kps[g.queryIdx].pt for g in good], np.float32)
+    dst = ref_pts[[g.trainIdx for g in good]]
+    first = _fit(src, dst, rules)
+    if first is None:
+        return _failed(f"does not match the template (no consistent transform among "
+                       f"{len(good)} matching points)", 0, len(good))
+    reg = _judge(*first, f_page, reference, size, len(good), rules)
+    if not reg.ok:
+        return reg
+    # guided matching: with the first fit, each page keypoint may pair with any reference
+    # keypoint where the fit puts it (the ratio test drops the corners of a comb's cells,
+    # which all look alike); fit again on those, kept when it explains more points
+    fine = ref_levels <= rules.guided_level
+    gsrc, gdst = _guided(kps, desc, ref_pts[fine], ref_desc[fine], first[0], rules)
+    second = _fit(gsrc, gdst, rules) if len(gsrc) >= 3 else None
+    if second is not None and second[1] >= first[1]:
+        reg = _judge(*second, f_page, reference, size, len(good), rules)
+    return reg
+
+
+def _fit(src: np.ndarray, dst: np.ndarray, rules: RegistrationRules
+         ) -> tuple[np.ndarray, int, float, np.ndarray] | None:
+    """RANSAC similarity from ``src`` onto ``dst``: matrix, inliers, their RMS error and points
+    (in ``dst``); None when OpenCV finds none."""
     m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
                                          ransacReprojThreshold=rules.ransac_px,
                                          maxIters=rules.ransac_iters, confidence=0.999,
                                          refineIters=10)
     if m is None or inl is None:
-        return _failed(f"does not match the template (no consistent transform among "
-                       f"{len(good)} matching points)", 0, len(good))
+        return None
     keep = inl.ravel().astype(bool)
     n = int(keep.sum())
     fit = src[keep] @ m[:, :2].T + m[:, 2]
     err = float(np.sqrt(np.mean(np.sum((fit - dst[keep]) ** 2, axis=1)))) if n else math.inf
+    return m, n, err, dst[keep]
+
+
+def _judge(m: np.ndarray, n: int, err: float, pts: np.ndarray, f_page: float,
+           reference: Reference, size: tuple[int, int], matches: int,
+           rules: RegistrationRules) -> Registration:
+    """The ``Registration`` of a fit (picture to reference picture), judged by ``rules``."""
     # page pixels -> picture pixels -> reference picture -> template pixels
     f_ref = reference.size[0] / size[0]
     full = np.vstack([m, [0, 0, 1]]) @ np.diag([f_page, f_page, 1.0])
@@ -223,7 +259,6 @@ def register(image: np.ndarray, reference: Reference, size: tuple[int, int],
     scale = float(math.hypot(full[0, 0], full[1, 0]))
     angle = float(math.degrees(math.atan2(full[1, 0], full[0, 0])))
     rel = float(math.hypot(m[0, 0], m[1, 0]))  # scale between the two pictures
-    err_px = err / f_ref
     why = None
     if n < rules.min_inliers:
         why = f"{n} matching points, {rules.min_inliers} needed"
@@ -234,15 +269,57 @@ def register(image: np.ndarray, reference: Reference, size: tuple[int, int],
     elif not rules.scale_range[0] <= rel <= rules.scale_range[1]:
         why = f"scaled {rel:.2f}, outside {rules.scale_range[0]:g}-{rules.scale_range[1]:g}"
     else:
-        pts = dst[keep]
         spread = np.ptp(pts, axis=0) / np.asarray(reference.size, np.float32)
         if min(spread) < rules.min_spread:
             why = (f"matching points span {100 * float(min(spread)):.0f} % of the form, "
                    f"at least {100 * rules.min_spread:.0f} % needed")
     zoom = 1.0 / scale if scale > 0 else 1.0
-    return Registration(full, n, len(good), err_px, angle, scale,
+    return Registration(full, n, matches, err / f_ref, angle, scale,
                         None if why is None else f"does not match the template ({why})",
                         zoom, full * zoom)
+
+
+def _guided(kps: Any, desc: np.ndarray, ref_pts: np.ndarray, ref_desc: np.ndarray,
+            m: np.ndarray, rules: RegistrationRules) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (page point, reference point): each fine page keypoint with the reference keypoint of
+    the nearest descriptor (at most ``rules.guided_distance`` bits off) among those within
+    ``rules.guided_px`` of where ``m`` maps it (a grid of that size finds them)."""
+    fine = np.array([k.octave <= rules.guided_level for k in kps], bool)
+    pts = np.array([k.pt for k in kps], np.float32).reshape(-1, 2)[fine]
+    desc = desc[fine]
+    pred = pts @ m[:, :2].T.astype(np.float32) + m[:, 2].astype(np.float32)
+    cell = max(rules.guided_px, 1.0)
+    span = 1 << 20  # grid keys: column * span + row (pictures are far smaller)
+    ref_cell = np.floor(ref_pts / cell).astype(np.int64)
+    keys = ref_cell[:, 0] * span + ref_cell[:, 1]
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    pc = np.floor(pred / cell).astype(np.int64)
+    qs, rs = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            k = (pc[:, 0] + dx) * span + pc[:, 1] + dy
+            lo = np.searchsorted(sorted_keys, k, "left")
+            counts = np.searchsorted(sorted_keys, k, "right") - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            ends = np.cumsum(counts)
+            offs = np.arange(total) - np.repeat(ends - counts, counts)
+            qs.append(np.repeat(np.arange(len(pred)), counts))
+            rs.append(order[np.repeat(lo, counts) + offs])
+    if not qs:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    q, r = np.concatenate(qs), np.concatenate(rs)
+    near = np.hypot(*(ref_pts[r] - pred[q]).T) <= rules.guided_px
+    q, r = q[near], r[near]
+    dist = np.unpackbits(desc[q] ^ ref_desc[r], axis=1).sum(axis=1)
+    ok = dist <= rules.guided_distance
+    q, r, dist = q[ok], r[ok], dist[ok]
+    o = np.lexsort((dist, q))
+    q, r = q[o], r[o]
+    first = np.r_[True, q[1:] != q[:-1]] if len(q) else np.zeros(0, bool)
+    return pts[q[first]], ref_pts[r[first]].astype(np.float32)
 
 
 def warp(image: np.ndarray, reg: Registration, size: tuple[int, int]) -> np.ndarray:
