@@ -184,10 +184,11 @@ def k_best(positions: Sequence[Sequence[float]], limit: int = MAX_CANDIDATES
                     heapq.heappush(heap, (neg + positions[i][k] - positions[i][k + 1], nxt))
 
 
-def decode(f: Field, rules: FieldRules, min_confidence: float = 0.0,
-           limit: int = MAX_CANDIDATES) -> Field:
-    """The field read under ``rules``: its most probable reading (from each glyph's
-    alternatives) that satisfies them, or its own reading marked invalid and for review."""
+def best_valid(f: Field, rules: FieldRules, min_confidence: float = 0.0,
+               limit: int = MAX_CANDIDATES) -> tuple[float, Field] | None:
+    """The most probable reading of ``f`` (from each glyph's alternatives, best first, at
+    most ``limit`` tried) that satisfies ``rules``, with its log-probability less that of
+    ``f``'s own reading (0 when that one satisfies them); None when none of them does."""
     digits = [i for i, g in enumerate(f.glyphs) if g.kind == "digit"]
     choices: list[list[tuple[str, float]]] = []
     for i in digits:
@@ -198,10 +199,11 @@ def decode(f: Field, rules: FieldRules, min_confidence: float = 0.0,
         alts.sort(key=lambda a: -a[1])
         choices.append(alts)
     scores = [[math.log(max(p, MIN_PROB)) for _, p in alts] for alts in choices]
-    for _, idx in k_best(scores, limit):
+    top = sum(sc[0] for sc in scores)
+    for score, idx in k_best(scores, limit):
         labels = [g.label for g in f.glyphs]
-        for pos, k in zip(digits, idx, strict=True):
-            labels[pos] = choices[digits.index(pos)][k][0]
+        for j, (pos, k) in enumerate(zip(digits, idx, strict=True)):
+            labels[pos] = choices[j][k][0]
         text = "".join(labels[i] for i in digits)
         if not rules.check(text, labels):
             continue
@@ -212,8 +214,22 @@ def decode(f: Field, rules: FieldRules, min_confidence: float = 0.0,
                 glyphs[pos] = replace(glyphs[pos], label=lab, confidence=float(p))
         conf = math.prod(glyphs[i].confidence for i in digits) if digits else f.confidence
         review = f.needs_review or (min_confidence > 0 and conf < min_confidence)
-        return replace(f, text=text, confidence=float(conf), glyphs=glyphs,
-                       value=rules.value(text, labels) or (f.value if text == f.text else None),
-                       needs_review=bool(review), valid=True)
+        return score - top, replace(
+            f, text=text, confidence=float(conf), glyphs=glyphs,
+            value=rules.value(text, labels) or (f.value if text == f.text else None),
+            needs_review=bool(review), valid=True)
+    return None
+
+
+def invalid(f: Field, rules: FieldRules) -> Field:
+    """``f`` as read, marked as satisfying none of its rules (and for review)."""
     return replace(f, needs_review=True, valid=False,
                    value=None if rules.type == "date" else f.value)
+
+
+def decode(f: Field, rules: FieldRules, min_confidence: float = 0.0,
+           limit: int = MAX_CANDIDATES) -> Field:
+    """The field read under ``rules``: its most probable reading (from each glyph's
+    alternatives) that satisfies them, or its own reading marked invalid and for review."""
+    got = best_valid(f, rules, min_confidence, limit)
+    return got[1] if got is not None else invalid(f, rules)

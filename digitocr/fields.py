@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .amounts import amount_value
+from .constraints import MAX_CANDIDATES, FieldRules, best_valid, decode, k_best
 from .errors import DigitOCRError, InputError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
@@ -177,7 +178,12 @@ def classify_pages(
 def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int],
               opts: ReadOptions) -> list[Field]:
     out: list[Field] = []
+    rules = {tf.name: tf.rules for tf in opts.template.fields} if opts.template else {}
     for n, f in enumerate(fields, start=1):
+        r = rules.get(f.name or "")
+        if r is not None:
+            out.append(_constrained(n, f, probs, index, opts, r))
+            continue
         glyphs: list[Glyph] = []
         for s in f.segments:
             if not s.options:
@@ -188,6 +194,42 @@ def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int]
                 glyphs.append(_glyph(g, probs, index, opts.min_confidence))
         out.append(_field(n, f, glyphs, opts.min_confidence))
     return out
+
+
+#: constrained decoding (a template field with rules): the ways of cutting the field's
+#: segments looked at, best first; each is searched for a reading satisfying the rules
+#: (``constraints.best_valid``), the best-scoring cut with its full share of readings, the
+#: others with ``constraints.MAX_CANDIDATES // SEGMENTINGS`` each
+SEGMENTINGS = 16
+
+
+def _constrained(n: int, f: FieldCrops, probs: np.ndarray, index: dict[int, int],
+                 opts: ReadOptions, rules: FieldRules) -> Field:
+    """The field's most probable reading that satisfies ``rules`` over its segments' cuts and
+    its glyphs' alternatives: a comb's cell count, touching digits cut in two when a length
+    says so, a second-best digit when the best breaks a checksum."""
+    segs = [s for s in f.segments if s.options]
+    scores = [[_score(o, p, probs, index, opts) for o, p in zip(s.options, s.penalties,
+                                                                 strict=True)] for s in segs]
+    orders = [sorted(range(len(sc)), key=sc.__getitem__, reverse=True) for sc in scores]
+    positions = [[sc[k] for k in order] for sc, order in zip(scores, orders, strict=True)]
+    first: Field | None = None
+    best: tuple[float, Field] | None = None
+    for score, idx in k_best(positions, SEGMENTINGS):
+        glyphs = [_glyph(g, probs, index, opts.min_confidence)
+                  for s, order, k in zip(segs, orders, idx, strict=True)
+                  for g in s.options[order[k]]]
+        field = _field(n, f, glyphs, opts.min_confidence)
+        limit = MAX_CANDIDATES if first is None else MAX_CANDIDATES // SEGMENTINGS
+        first = first or field
+        got = best_valid(field, rules, opts.min_confidence, limit)
+        if got is not None and (best is None or score + got[0] > best[0]):
+            best = (score + got[0], got[1])
+    if best is not None:
+        return best[1]
+    if first is None:  # no segments: a blank field
+        first = _field(n, f, [], opts.min_confidence)
+    return decode(first, rules, opts.min_confidence)
 
 
 def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[int, int],

@@ -303,6 +303,9 @@ def save_template(t: Template, path: str | Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        umask = os.umask(0)  # read it back: a new file gets the umask's permissions, not 0600
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
     except BaseException:
         with _suppress():
@@ -429,13 +432,14 @@ def unregistered(file: str, page: int, width: int, height: int, reg: Registratio
 
 def finish(result: PageResult, t: Template | None, reg: Registration | None,
            min_confidence: float = 0.0) -> PageResult:
-    """A page read with template ``t``: fields read under their rules (``constraints``), and
+    """A page read with template ``t``: fields not read under their rules yet (a string
+    reader's) read so from their glyphs' alternatives (``constraints``), and
     with a registration, boxes back in the page's pixels and the registration recorded."""
     if t is not None and result.ok:
         by_name = {tf.name: tf for tf in t.fields}
         for i, f in enumerate(result.fields):
             tf = by_name.get(f.name or "")
-            if tf is not None and tf.rules is not None:
+            if tf is not None and tf.rules is not None and f.valid is None:  # not yet read
                 result.fields[i] = decode(f, tf.rules, min_confidence)
     if reg is not None and reg.ok:
         result = restore(result, reg)

@@ -13,13 +13,16 @@ import pytest
 from click.testing import CliRunner
 from read_helpers import font_model, form_page, save_png
 
+from digitocr.backends import Classifier, FitResult
 from digitocr.cli import cli
 from digitocr.constraints import FieldRules, decode, k_best, luhn, mod11, mod97, parse_date
 from digitocr.errors import TemplateError
+from digitocr.fields import ReadOptions, classify_fields
 from digitocr.io import load_pages
 from digitocr.pipeline import read
 from digitocr.register import register
 from digitocr.results import Field, Glyph, validate
+from digitocr.segment import FieldCrops, GlyphCrop, Segment
 from digitocr.templates import (
     Template,
     check,
@@ -273,3 +276,61 @@ def test_cli_template_check_without_a_reference(tmp_path: Path) -> None:
     assert r.exit_code == 2
     assert r.output == ("Error: the template has no reference picture to register pages to "
                         "(make one with: digitocr template make PAGE -o form.json)\n")
+
+
+class Rows(Classifier):
+    """Answers each crop with the next of its given rows (``classify_fields`` sends the crops
+    field by field, segment by segment, cut by cut, glyph by glyph)."""
+
+    def __init__(self, rows: list[dict[int, float]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def fit(self, x: np.ndarray, y: np.ndarray, **kw: object) -> FitResult:
+        return FitResult()
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        out = np.full((len(x), 10), 1e-4)
+        for i, row in enumerate(self.rows[: len(x)]):
+            for d, p in row.items():
+                out[i, d] = p
+        return out / out.sum(axis=1, keepdims=True)
+
+    def save(self, directory: Path) -> None:
+        pass
+
+    @classmethod
+    def load(cls, directory: Path, options: dict[str, object]) -> Rows:
+        raise NotImplementedError
+
+
+def test_a_length_rule_picks_the_cut_of_touching_digits() -> None:
+    """One blob read whole as an 8 (0.9) or cut in two as 3, 0 (0.8 each, cut penalty 0.5):
+    unconstrained reading keeps the 8; a length of 2 takes the cut."""
+    ink = np.zeros((28, 28), np.float32)
+    ink[6:22, 8:20] = 1.0
+    whole, left, right = (GlyphCrop((0, 0, 20, 30), ink), GlyphCrop((0, 0, 10, 30), ink),
+                          GlyphCrop((10, 0, 10, 30), ink))
+    seg = Segment([[whole], [left, right]], [0.0, 0.5])
+    crops = [FieldCrops((0, 0, 40, 40), [seg], kind="template", name="n")]
+    clf = Rows([{8: 0.9, 3: 0.1}, {3: 0.8, 5: 0.2}, {0: 0.8, 6: 0.2}])
+    box = {"name": "n", "bbox": [0, 0, 40, 40]}
+    plain = ReadOptions(template=parse_template({"fields": [box]}))
+    (f,) = classify_fields(crops, clf, plain)
+    assert (f.text, f.valid) == ("8", None)
+    ruled = ReadOptions(template=parse_template({"fields": [{**box, "length": 2}]}))
+    (f,) = classify_fields(crops, clf, ruled)
+    assert (f.text, f.valid) == ("30", True)
+    assert f.confidence == pytest.approx(0.64, abs=0.01)
+    odd = ReadOptions(template=parse_template({"fields": [{**box, "length": 2,
+                                                           "pattern": "[0-9]5"}]}))
+    (f,) = classify_fields(crops, clf, odd)  # no 5 among the second digit's choices
+    assert (f.text, f.valid, f.needs_review) == ("8", False, True)
+
+
+def test_the_committed_sample_template_names_and_checks_fields() -> None:
+    (page,) = read([SAMPLES / "form-scan.jpg"], template=SAMPLES / "form-template.json")
+    truth = json.loads((SAMPLES / "truth.json").read_text())["form-scan.jpg"][0]["fields"]
+    got = [(f.name, f.text, f.valid) for f in page.fields]
+    assert got == [(t["name"], t["text"], True) for t in truth]
+    assert page.fields[2].value == "4012633.00"  # type amount
