@@ -200,6 +200,10 @@ def main() -> int:
             print(f"  {key[0]}:{key[1]}: {before[0]} -> {text} (truth {t}, review {review})",
                   file=sys.stderr)
             shown += 1
+    for key, (text, review) in texts["constrained"].items():
+        t = next(x["text"] for x in truth[key[0]] if x["name"] == key[1])
+        if text != t and not review:
+            print(f"  wrong, not flagged: {key[0]}:{key[1]}: {text} (truth {t})", file=sys.stderr)
     return 0
 
 

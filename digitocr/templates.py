@@ -18,13 +18,14 @@ Field rules (``type``, ``length``, ``pattern``, ``checksum``, ``min``, ``max``, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ class Template:
     width: int | None = None
     height: int | None = None
     reference: Reference | None = None
-    registration: RegistrationRules = field(default_factory=lambda: RULES)
+    registration: RegistrationRules = RULES
 
     def to_dict(self) -> dict[str, Any]:
         """The template as its JSON file holds it."""
@@ -308,15 +309,9 @@ def save_template(t: Template, path: str | Path) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _suppress() -> Any:
-    import contextlib
-
-    return contextlib.suppress(OSError)
 
 
 # ------------------------------------------------------------------ making a template
