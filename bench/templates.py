@@ -6,7 +6,8 @@ auto``, on the committed sample scan and on generated forms moved about the page
 
 1. ``samples/form-scan.jpg`` read with a template made from ``samples/form-clean.png``
    (``digitocr.templates.make_template``, as ``digitocr template make`` does), scored against
-   ``samples/truth.json``.
+   ``samples/truth.json``; also with ``--layout auto`` and with the old ``samples/template.json``
+   (rectangles scaled by the page's size, nothing registered).
 2. ``--pages`` generated A4 forms (``samples/make_samples.py``'s ``make_form``, MNIST *test*
    digits, ``--dpi``) shifted by up to ``--shift`` of the page, rotated up to ``--rotate``
    degrees and scaled by ``--scale`` (the page keeps its size), then lit unevenly, blurred,
@@ -143,7 +144,9 @@ def main() -> int:
     clean = next(load_pages(samples / "form-clean.png", gray=True)).image
     tmpl = make_template(clean)
     sample_truth = {"form-scan.jpg": truth["form-scan.jpg"][0]["fields"]}
-    for way, kw in (("template", {"template": tmpl}), ("auto", {})):
+    old = samples / "template.json"  # rectangles scaled by the page's size, no registration
+    for way, kw in (("template", {"template": tmpl}), ("auto", {}),
+                    ("old_template", {"template": old})):
         s, recs, _ = score_read(["form-scan.jpg"], samples, sample_truth, model, **kw)
         out[f"sample_{way}"] = f"{s.exact}/{s.fields}"
         if way == "template":
