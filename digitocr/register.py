@@ -187,9 +187,11 @@ class Registration:
 
     def summary(self) -> dict[str, Any]:
         """The page record's ``registration`` object."""
+        # + 0.0: no "-0.0" for a page that is not turned
         return {"inliers": self.inliers, "error_px": round(self.error_px, 2),
-                "angle": round(self.angle, 2), "scale": round(self.scale, 4),
-                "shift": [round(float(self.matrix[0, 2]), 1), round(float(self.matrix[1, 2]), 1)]}
+                "angle": round(self.angle, 2) + 0.0, "scale": round(self.scale, 4),
+                "shift": [round(float(self.matrix[0, 2]), 1) + 0.0,
+                          round(float(self.matrix[1, 2]), 1) + 0.0]}
 
 
 def _failed(why: str, inliers: int = 0, matches: int = 0, error_px: float = 0.0) -> Registration:
@@ -243,8 +245,10 @@ def _fit(src: np.ndarray, dst: np.ndarray, rules: RegistrationRules
         return None
     keep = inl.ravel().astype(bool)
     n = int(keep.sum())
+    if n == 0:
+        return None
     fit = src[keep] @ m[:, :2].T + m[:, 2]
-    err = float(np.sqrt(np.mean(np.sum((fit - dst[keep]) ** 2, axis=1)))) if n else math.inf
+    err = float(np.sqrt(np.mean(np.sum((fit - dst[keep]) ** 2, axis=1))))
     return m, n, err, dst[keep]
 
 
