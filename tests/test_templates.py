@@ -334,3 +334,32 @@ def test_the_committed_sample_template_names_and_checks_fields() -> None:
     got = [(f.name, f.text, f.valid) for f in page.fields]
     assert got == [(t["name"], t["text"], True) for t in truth]
     assert page.fields[2].value == "4012633.00"  # type amount
+
+
+def test_make_splits_a_table_into_cells_and_keeps_a_comb_whole() -> None:
+    page = np.full((700, 900), 250, np.uint8)
+    cv2.putText(page, "ORDER FORM", (60, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 30, 3)
+    for row in range(3):  # a table: 3 rows of 2 wide cells
+        for col in range(2):
+            x, y = 60 + 300 * col, 120 + 70 * row
+            cv2.rectangle(page, (x, y), (x + 300, y + 70), 0, 3)
+    x0, y0 = 60, 450  # a comb of 6 cells
+    cv2.rectangle(page, (x0, y0), (x0 + 6 * 50, y0 + 66), 0, 3)
+    for i in range(1, 6):
+        cv2.line(page, (x0 + 50 * i, y0), (x0 + 50 * i, y0 + 66), 0, 3)
+    t = make_template(page)
+    assert [f.cells for f in t.fields] == [None] * 6 + [6]
+    rows = [f.bbox[1] for f in t.fields[:6]]
+    assert rows == sorted(rows) and len(set(rows)) == 3  # reading order: row by row
+    assert all(280 < f.bbox[2] < 360 for f in t.fields[:6])
+
+
+def test_a_300_dpi_pdf_registers_to_a_150_dpi_template() -> None:
+    pages = list(read([SAMPLES / "forms.pdf"], template=SAMPLES / "form-template.json"))
+    truth = json.loads((SAMPLES / "truth.json").read_text())["forms.pdf"]
+    for page, t in zip(pages, truth, strict=True):
+        assert page.registration is not None
+        assert page.registration["scale"] == pytest.approx(0.5, abs=0.005)
+        assert [f.text for f in page.fields] == [f["text"] for f in t["fields"]]
+        assert page.width == 2480  # rendered at 300 dpi; boxes in its pixels
+        assert 650 < page.fields[0].bbox[0] < 760
