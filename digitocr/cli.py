@@ -567,8 +567,7 @@ def template_make(page: str, output: str, annotate: str | None, dpi: int) -> Non
         if annotate:
             annotate_template(first.image, t, annotate)
     except OSError as exc:
-        raise OutputError(f"{output}: cannot write ({exc.strerror or exc})"
-                          ) from exc
+        raise OutputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
     combs = sum(1 for f in t.fields if f.cells)
     click.echo(f"{output}: {len(t.fields)} fields ({combs} combs) on a {t.width} x {t.height} "
                "page")
