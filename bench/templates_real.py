@@ -11,7 +11,8 @@ comb found there named ``date`` and given ``type: date, order: DDMMYYYY``; the s
 cheques are registered to it and read. Reported: pages registered, date exact match (dates
 with a truth), dates flagged, wrong dates not flagged, and the same with ``--layout auto``
 (the date field matched to the truth box by overlap); and each cheque registered to the
-*other* series' templates (the CTS-2010 layout is shared, so these may register too).
+*other* series' templates (the CTS-2010 layout is shared, so these may register too), with
+how many of those read their date right.
 """
 
 from __future__ import annotations
@@ -84,11 +85,17 @@ def main() -> int:
             if way == "template":
                 row["registered"] = registered
         out["series"][key] = row
-        cross = 0
+        cross = cross_exact = cross_dates = 0
         others = [c for k, g in series.items() if k != key for c in g]
-        for page in read([str(root / c["image"]) for c in others], model, template=tmpl):
+        for c, page in zip(others, read([str(root / c["image"]) for c in others], model,
+                                        template=tmpl), strict=True):
             cross += page.error is None
+            t = next((f for f in c["fields"] if f["name"] == "date" and f.get("text")), None)
+            if page.error is None and t is not None:
+                cross_dates += 1
+                cross_exact += page.fields[0].text == t["text"]
         row["other_series_registered"] = f"{cross}/{len(others)}"
+        row["other_series_dates_exact"] = f"{cross_exact}/{cross_dates}"
     for way, (n, exact, flagged, wrong_ok) in totals.items():
         out[way] = {"dates": n, "exact": exact, "flagged": flagged, "wrong_unflagged": wrong_ok}
     print(json.dumps(out, indent=1))
