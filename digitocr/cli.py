@@ -619,5 +619,66 @@ def read(
         raise click.exceptions.Exit(int(ExitCode.FILES_FAILED))
 
 
+@cli.group()
+def template() -> None:
+    """Templates of known forms: make one from a reference page, check scans against it."""
+
+
+@template.command("make")
+@click.argument("page", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The template file (JSON) to write.")
+@click.option("--annotate", type=click.Path(dir_okay=False), default=None,
+              help="Also write the page with its numbered fields drawn (PNG), to rename them.")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True,
+              help="Resolution for rendering a PDF page.")
+def template_make(page: str, output: str, annotate: str | None, dpi: int) -> None:
+    """Find the boxes, combs and table cells of a reference PAGE (blank or filled; a file's
+    first page) and write a template: one field each (field_1...), with its reference picture
+    for registration. Rename the fields and add their rules (type, length, checksum...)."""
+    from .errors import OutputError
+    from .io import load_pages
+    from .templates import annotate_template, make_template, save_template
+
+    first = next(load_pages(page, dpi=dpi, gray=True), None)
+    if first is None:
+        raise click.UsageError(f"{page} has no pages")
+    t = make_template(first.image)
+    try:
+        save_template(t, output)
+        if annotate:
+            annotate_template(first.image, t, annotate)
+    except OSError as exc:
+        raise OutputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
+    combs = sum(1 for f in t.fields if f.cells)
+    click.echo(f"{output}: {len(t.fields)} fields ({combs} combs) on a {t.width} x {t.height} "
+               "page")
+
+
+@template.command("check")
+@click.argument("template_file", metavar="TEMPLATE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, metavar="FILE|DIR...")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=300, show_default=True,
+              help="Resolution for rendering PDF pages.")
+def template_check(template_file: str, paths: tuple[str, ...], dpi: int) -> None:
+    """Register every page of the scans to TEMPLATE: one line a page; exit status 1 when a
+    page does not register."""
+    from .io import expand_inputs
+    from .templates import check, load_template
+
+    t = load_template(template_file)
+    files = expand_inputs(paths)
+    if not files:
+        raise click.UsageError("no images or PDFs found in the given folders")
+    total = failed = 0
+    for c in check(t, files, dpi=dpi):
+        total += 1
+        failed += not c.ok
+        click.echo(c.line())
+    click.echo(f"{total - failed} of {total} pages registered")
+    if failed:
+        raise click.exceptions.Exit(int(ExitCode.FILES_FAILED))
+
+
 def main() -> None:  # pragma: no cover
     cli(prog_name="digitocr")

@@ -1,4 +1,4 @@
-"""A page's fields: templates, the read options, the layout's segmenter, and one batched
+"""A page's fields: the read options, the layout's segmenter, and one batched
 classification per page with each segment's best reading assembled into fields.
 
 Every crop of a page (all candidate cuts included) is normalised and classified in one
@@ -10,7 +10,6 @@ imports the pipeline that calls it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,11 +18,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .amounts import amount_value
-from .errors import DigitOCRError, InputError, TemplateError
+from .constraints import MAX_CANDIDATES, FieldRules, best_valid, decode, k_best
+from .errors import DigitOCRError, InputError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
-from .results import BBox, Field, Glyph
+from .results import Field, Glyph
 from .segment import AMOUNT, FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+
+# the templates' names, still reachable as fields.X (pipeline, tests and bench use them)
+from .templates import (  # noqa: F401
+    MAX_TEMPLATE_COORD,
+    Template,
+    TemplateField,
+    load_template,
+)
 
 if TYPE_CHECKING:
     from .backends import Classifier
@@ -31,76 +39,6 @@ if TYPE_CHECKING:
 #: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
 GLYPH_BONUS = 0.0
 
-
-#: template coordinates beyond this are mistakes (and would overflow pixel arithmetic)
-MAX_TEMPLATE_COORD = 1e7
-
-
-@dataclass
-class TemplateField:
-    """A named rectangle of a template, read with its own layout."""
-
-    name: str
-    bbox: BBox
-    layout: str = "auto"
-
-
-@dataclass
-class Template:
-    """Named rectangles in the pixel space of a reference page (``width`` x ``height``)."""
-
-    fields: list[TemplateField]
-    width: int | None = None
-    height: int | None = None
-
-
-def load_template(path: str | Path) -> Template:
-    """Read ``--template FILE``: ``{"width", "height", "fields": [{"name", "bbox", "layout"}]}``."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except OSError as exc:
-        raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise TemplateError(f"{p}: template is not valid JSON (nested too deeply)") from exc
-    raw = data.get("fields") if isinstance(data, dict) else data
-    if not isinstance(raw, list) or not raw:
-        raise TemplateError(f"{p}: template needs a non-empty 'fields' list")
-    fields = []
-    for i, f in enumerate(raw):
-        if not isinstance(f, dict):
-            raise TemplateError(f"{p}: field {i + 1} is not an object")
-        bbox = f.get("bbox")
-        if (not isinstance(bbox, list) or len(bbox) != 4 or not all(map(_number, bbox))
-                or bbox[2] <= 0 or bbox[3] <= 0):
-            raise TemplateError(f"{p}: field {i + 1} needs 'bbox': [x, y, w, h] with w, h > 0 "
-                                "(finite numbers)")
-        name = f.get("name", str(i + 1))
-        layout = f.get("layout", "auto")
-        if not isinstance(name, (str, int)) or isinstance(name, bool) or not isinstance(
-                layout, str):
-            raise TemplateError(f"{p}: field {i + 1}: 'name' and 'layout' must be strings")
-        x, y, w, h = (round(v) for v in bbox)
-        fields.append(TemplateField(str(name), (x, y, w, h), layout))
-    sizes = []
-    for key in ("width", "height"):
-        v = data.get(key) if isinstance(data, dict) else None
-        if v is not None and not (_number(v) and v >= 1):
-            raise TemplateError(f"{p}: '{key}' must be a finite number >= 1, not {v!r:.40}")
-        sizes.append(round(v) if v is not None else None)
-    return Template(fields, sizes[0], sizes[1])
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _number(v: object) -> bool:
-    """A finite int or float (not a bool, NaN or an infinity), with room for pixel maths."""
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)
-            and math.isfinite(v) and abs(v) < MAX_TEMPLATE_COORD)
 
 
 @dataclass
@@ -142,8 +80,19 @@ def layouts() -> list[str]:
     return sorted(get_segmenters())
 
 
+#: with a registered template, a box the page's own segmentation found is a template field's
+#: when at least this share of its area lies inside the field's rectangle
+INSIDE = 0.6
+
+
 def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
-    """Run the layout's segmenter, or one per template rectangle."""
+    """Run the layout's segmenter, or read the template's rectangles.
+
+    A template with a reference picture reads a page already registered to it (``templates.
+    align``): its ``boxes`` fields are the boxes and combs the page's own segmentation finds
+    inside their rectangles (the crops ``--layout auto`` would read), the others, and boxes
+    not found, are segmented inside their rectangle alone. Older templates' rectangles are
+    scaled by the page's size and each segmented alone."""
     seg_opts = replace(opts.segment, polarity=opts.polarity, deskew=opts.deskew)
     if opts.template is None:
         return get_segmenter(opts.layout)(image, seg_opts)
@@ -151,6 +100,10 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
     h, w = image.shape[:2]
     sx = w / t.width if t.width else 1.0
     sy = h / t.height if t.height else 1.0
+    found: list[FieldCrops] = []
+    if t.reference is not None and any(tf.layout == "boxes" for tf in t.fields):
+        found = get_segmenter("boxes")(image, replace(seg_opts, deskew=False))
+    used: set[int] = set()
     out: list[FieldCrops] = []
     for tf in t.fields:
         x, y, bw, bh = tf.bbox
@@ -158,7 +111,13 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
         x1, y1 = min(w, round((x + bw) * sx)), min(h, round((y + bh) * sy))
         box = (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
         segments: list[Segment] = []
-        if x1 - x0 >= 4 and y1 - y0 >= 4:
+        mine = [i for i, f in enumerate(found) if i not in used and tf.layout == "boxes"
+                and _inside(f.bbox, box) >= INSIDE]
+        if mine:
+            used.update(mine)
+            for i in sorted(mine, key=lambda i: found[i].bbox[0]):
+                segments.extend(found[i].segments)
+        elif x1 - x0 >= 4 and y1 - y0 >= 4:
             layout = tf.layout if tf.layout != "auto" or opts.layout == "auto" else opts.layout
             inner = get_segmenter(layout)(image[y0:y1, x0:x1], replace(seg_opts, deskew=False))
             for f in inner:
@@ -166,6 +125,13 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
                     segments.append(_offset(s, x0, y0))
         out.append(FieldCrops(box, segments, kind="template", name=tf.name))
     return out
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """The share of box ``a``'s area inside box ``b``."""
+    iw = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    ih = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, iw) * max(0, ih) / max(1, a[2] * a[3])
 
 
 def _offset(seg: Segment, dx: int, dy: int) -> Segment:
@@ -211,7 +177,12 @@ def classify_pages(
 def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int],
               opts: ReadOptions) -> list[Field]:
     out: list[Field] = []
+    rules = {tf.name: tf.rules for tf in opts.template.fields} if opts.template else {}
     for n, f in enumerate(fields, start=1):
+        r = rules.get(f.name or "")
+        if r is not None:
+            out.append(_constrained(n, f, probs, index, opts, r))
+            continue
         glyphs: list[Glyph] = []
         for s in f.segments:
             if not s.options:
@@ -222,6 +193,42 @@ def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int]
                 glyphs.append(_glyph(g, probs, index, opts.min_confidence))
         out.append(_field(n, f, glyphs, opts.min_confidence))
     return out
+
+
+#: constrained decoding (a template field with rules): the ways of cutting the field's
+#: segments looked at, best first; each is searched for a reading satisfying the rules
+#: (``constraints.best_valid``), the best-scoring cut with its full share of readings, the
+#: others with ``constraints.MAX_CANDIDATES // SEGMENTINGS`` each
+SEGMENTINGS = 16
+
+
+def _constrained(n: int, f: FieldCrops, probs: np.ndarray, index: dict[int, int],
+                 opts: ReadOptions, rules: FieldRules) -> Field:
+    """The field's most probable reading that satisfies ``rules`` over its segments' cuts and
+    its glyphs' alternatives: a comb's cell count, touching digits cut in two when a length
+    says so, a second-best digit when the best breaks a checksum."""
+    segs = [s for s in f.segments if s.options]
+    scores = [[_score(o, p, probs, index, opts) for o, p in zip(s.options, s.penalties,
+                                                                 strict=True)] for s in segs]
+    orders = [sorted(range(len(sc)), key=sc.__getitem__, reverse=True) for sc in scores]
+    positions = [[sc[k] for k in order] for sc, order in zip(scores, orders, strict=True)]
+    first: Field | None = None
+    best: tuple[float, Field] | None = None
+    for score, idx in k_best(positions, SEGMENTINGS):
+        glyphs = [_glyph(g, probs, index, opts.min_confidence)
+                  for s, order, k in zip(segs, orders, idx, strict=True)
+                  for g in s.options[order[k]]]
+        field = _field(n, f, glyphs, opts.min_confidence)
+        limit = MAX_CANDIDATES if first is None else MAX_CANDIDATES // SEGMENTINGS
+        first = first or field
+        got = best_valid(field, rules, opts.min_confidence, limit)
+        if got is not None and (best is None or score + got[0] > best[0]):
+            best = (score + got[0], got[1])
+    if best is not None:
+        return best[1]
+    if first is None:  # no segments: a blank field
+        first = _field(n, f, [], opts.min_confidence)
+    return decode(first, rules, opts.min_confidence)
 
 
 def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[int, int],

@@ -55,8 +55,10 @@ from .io import (
     load_pages,
     quiet_decoders,
 )
+from .register import Registration
 from .results import Field, PageResult
 from .segment import FieldCrops, SegmentOptions, SegmentRules, load_rules
+from .templates import align, finish, unregistered
 
 #: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
 #: timeout, which also kills pdftoppm, gets to fire first
@@ -78,6 +80,9 @@ def _upright(page: Page, opts: ReadOptions) -> tuple[np.ndarray, orientation.Est
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
     image, est = _upright(page, opts)
+    image, reg = align(image, opts.template)  # onto the template's reference page, if it has one
+    if reg is not None and not reg.ok:
+        return unregistered(page.file, page.page, page.width, page.height, reg)
     if isinstance(classifier, AutoReader):
         fields = read_combined(image, classifier, opts)
     elif isinstance(classifier, StringReader):
@@ -86,8 +91,9 @@ def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
         fields = read_fields(image, classifier, opts)
     else:
         fields = classify_fields(find_fields(image, opts), classifier, opts)
-    result = orientation.restore(
-        PageResult(page.file, page.page, page.width, page.height, fields), est)
+    result = orientation.restore(finish(
+        PageResult(page.file, page.page, page.width, page.height, fields), opts.template, reg,
+        opts.min_confidence), est)
     if opts.annotate is not None:
         annotate(page, result, opts.annotate, opts.annotate_root, opts.min_confidence)
     return result
@@ -181,6 +187,7 @@ class _Segmented:
     fields: list[FieldCrops]
     image: np.ndarray | None = None  # kept only for --annotate
     turn: orientation.Estimate = orientation.UPRIGHT
+    reg: Registration | None = None  # how the page registered to the template
 
 
 def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
@@ -192,7 +199,8 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
         try:
             with deadline(opts.timeout, page.file):
                 image, est = _upright(page, opts)
-                fields = find_fields(image, opts)
+                image, reg = align(image, opts.template)
+                fields = find_fields(image, opts) if reg is None or reg.ok else []
         except FileTimeout as exc:  # the file's time is up: its later pages are not read
             yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
             return
@@ -201,8 +209,11 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
         except Exception as exc:
             yield _page_failed(page, exc)
             continue
+        if reg is not None and not reg.ok:
+            yield unregistered(page.file, page.page, page.width, page.height, reg)
+            continue
         keep = page.image if opts.annotate is not None else None
-        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep, est)
+        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep, est, reg)
 
 
 def _crop_count(fields: list[FieldCrops]) -> int:
@@ -257,8 +268,9 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
         try:
             fields = results[k] if results is not None else classify_fields(
                 it.fields, classifier, opts)
-            result = orientation.restore(
-                PageResult(it.file, it.page, it.width, it.height, fields), it.turn)
+            result = orientation.restore(finish(
+                PageResult(it.file, it.page, it.width, it.height, fields), opts.template, it.reg,
+                opts.min_confidence), it.turn)
             if opts.annotate is not None and it.image is not None:
                 annotate(Page(it.file, it.page, it.image), result, opts.annotate,
                          opts.annotate_root, opts.min_confidence)

@@ -71,6 +71,9 @@ class Field:
     #: an amount's value as a decimal string (``"8800000.00"``), from its digits and separators
     #: (``digitocr.amounts``); None for other fields, or when the separators are ambiguous
     value: str | None = None
+    #: whether the reading satisfies its template field's rules (``digitocr.constraints``);
+    #: None when the field has none
+    valid: bool | None = None
 
     @property
     def key(self) -> str:
@@ -90,6 +93,8 @@ class Field:
         )
         if self.value is not None:
             out["value"] = self.value
+        if self.valid is not None:
+            out["valid"] = self.valid
         return out
 
 
@@ -108,6 +113,8 @@ class PageResult:
     orientation: int = 0
     #: the page was read but needs a look as a whole (every field is flagged for review)
     warning: str | None = None
+    #: how the page registered to its template (``digitocr.register``); None without one
+    registration: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,6 +132,8 @@ class PageResult:
             out["orientation"] = self.orientation
         if self.warning is not None:
             out["warning"] = self.warning
+        if self.registration is not None:
+            out["registration"] = self.registration
         if self.error is not None:
             out["error"] = self.error
         return out
