@@ -179,7 +179,7 @@ def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int]
     out: list[Field] = []
     rules = {tf.name: tf.rules for tf in opts.template.fields} if opts.template else {}
     for n, f in enumerate(fields, start=1):
-        r = rules.get(f.name or "")
+        r = rules.get(f.name or "") or f.rules
         if r is not None:
             out.append(_constrained(n, f, probs, index, opts, r))
             continue

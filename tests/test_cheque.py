@@ -98,5 +98,18 @@ def test_read_a_cheque_gives_amount_and_date(tmp_path: Path) -> None:
     path = tmp_path / "cheque.png"
     cv2.imwrite(str(path), cheque())
     (page,) = read(str(path), layout="cheque")
-    got = {f.name: (f.text, f.value) for f in page.fields}
-    assert got == {"amount": ("250", "250.00"), "date": ("15032016", None)}
+    got = {f.name: (f.text, f.value, f.needs_review) for f in page.fields}
+    assert got == {"amount": ("250", "250.00", False), "date": ("15032016", "2016-03-15", False)}
+
+
+def test_a_cheque_date_that_is_no_date_needs_review(tmp_path: Path) -> None:
+    from digitocr import read
+
+    path = tmp_path / "cheque.png"
+    cv2.imwrite(str(path), cheque(date="39192016"))  # day 39, month 19
+    (page,) = read(str(path), layout="cheque")
+    (date,) = [f for f in page.fields if f.name == "date"]
+    assert date.needs_review
+    # either no reading is a date (invalid, no value), or the nearest one needs digits the
+    # classifier doubts (a value, but flagged): never a sure date read off an impossible one
+    assert (date.valid is False and date.value is None) or date.text != "39192016"

@@ -36,7 +36,8 @@ def run(*args: str) -> Result:
 def test_every_rule_is_a_documented_number() -> None:
     lines = Path(segment.types.__file__).read_text(encoding="utf-8").splitlines()
     for f in fields(SegmentRules):
-        assert isinstance(getattr(RULES, f.name), (int, float)), f.name
+        # numbers, and the one date order (a string of constraints.DATE_ORDERS)
+        assert isinstance(getattr(RULES, f.name), (int, float, str)), f.name
         (i,) = [i for i, ln in enumerate(lines) if ln.startswith(f"    {f.name}: ")]
         assert lines[i - 1].lstrip().startswith("#:"), f.name  # its doc comment
 
@@ -59,6 +60,8 @@ def test_the_layout_reads_its_rules_from_the_options() -> None:
 def test_rules_from_dict_overrides_and_converts() -> None:
     r = rules_from_dict({"wide": 1, "max_split": 2})
     assert r == replace(RULES, wide=1.0, max_split=2) and isinstance(r.wide, float)
+    us = rules_from_dict({"cheque_date_order": "MMDDYYYY"})
+    assert us.cheque_date_order == "MMDDYYYY" and RULES.cheque_date_order == "DDMMYYYY"
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -70,6 +73,8 @@ def test_rules_from_dict_overrides_and_converts() -> None:
     ({"max_split": 2.5}, "rule 'max_split' must be a whole number >= 1, not 2.5"),
     ({"crop_rim": 0}, "rule 'crop_rim' must be a whole number >= 1, not 0"),
     ([1, 2], "rules must be a JSON object of rule names and numbers"),
+    ({"cheque_date_order": "DMY"}, "rule 'cheque_date_order' must be one of DDMMYYYY, "
+     "MMDDYYYY, YYYYMMDD, DDMMYY, MMDDYY, YYMMDD, not 'DMY'"),
 ])
 def test_bad_rules_name_the_key(data: object, message: str) -> None:
     with pytest.raises(RulesError) as exc:

@@ -8,7 +8,9 @@ six to ten cells (``D D M M Y Y Y Y``) near the top right. So:
    faint and too short to make rules) and grouped into boxes and combs; for the amount box,
    after gaps of a dotted (thinly printed, then scanned) line are bridged;
 2. **date**: the comb with ``cheque_date_cells_*`` cells in the top right, one digit per
-   cell, as any comb is read;
+   cell, as any comb is read, and constrained to be a date (``cheque_date_order``): the most
+   probable reading that is one, its ``value`` the ISO date; none is: ``valid`` false, and
+   the field needs review;
 3. **amount**: the widest box of the right half (the currency sign's own small box beside it
    is too narrow to count), cut out and read as one cell (``cells.segment_cell``: its walls,
    the background and stray marks cleaned away), so that ``--model auto`` reads it with the
@@ -53,7 +55,10 @@ def find_date(p: Prepared, groups: list[list[BBox]], fields: list[FieldCrops],
     box = _group_box(max(cands, key=lambda g: (len(g), -_group_box(g)[1])))
     comb = next((f for f in fields if f.kind == "comb" and f.bbox == box), None)
     if comb is not None:
+        from ..constraints import FieldRules
+
         comb.name = DATE
+        comb.rules = FieldRules(type="date", order=rules.cheque_date_order)
     return comb
 
 

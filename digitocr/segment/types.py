@@ -12,11 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DigitOCRError
+
+if TYPE_CHECKING:
+    from ..constraints import FieldRules
 
 BBox = tuple[int, int, int, int]
 
@@ -56,6 +59,9 @@ class FieldCrops:
     segments: list[Segment]
     kind: str = "string"  # box | comb | string | digit
     name: str | None = None
+    #: what the field's reading must satisfy, when the layout knows (a cheque's date comb is
+    #: a date); a template's field rules take precedence
+    rules: FieldRules | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +321,9 @@ class SegmentRules:
     cheque_bridge: float = 0.002
     #: fraction of the box's height: the amount box is read this far inside its walls
     cheque_inset: float = 0.04
+    #: the order a cheque's date comb is written in (CTS-2010 and most of the world; a US
+    #: cheque's is ``MMDDYYYY``): its reading must be a date in this order, given as ISO
+    cheque_date_order: str = "DDMMYYYY"
     # -- cut cells (a ledger cell, an amount crop): ``wh`` is the writing's height
     #: fraction of the crop's short side: a dark region this thick touching the crop's edge
     #: is scan border (far thicker than any pen stroke)
@@ -399,8 +408,9 @@ def rules_from_dict(data: object, base: SegmentRules = RULES,
                     source: str = "rules") -> SegmentRules:
     """``base`` with the overrides in ``data`` (a mapping of rule names to numbers).
 
-    Integer rules (pixels, counts) take whole numbers of at least 1, the others finite numbers
-    of at least 0; anything else, or a name that is no rule, is a ``RulesError`` naming it.
+    Integer rules (pixels, counts) take whole numbers of at least 1, a date order one of
+    ``constraints.DATE_ORDERS``, the others finite numbers of at least 0; anything else, or a
+    name that is no rule, is a ``RulesError`` naming it.
     """
     if not isinstance(data, dict):
         raise RulesError(f"{source}: rules must be a JSON object of rule names and numbers")
@@ -411,7 +421,14 @@ def rules_from_dict(data: object, base: SegmentRules = RULES,
             near = get_close_matches(str(key), names, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise RulesError(f"{source}: unknown rule {key!r}{hint}")
-        if isinstance(getattr(base, key), int):
+        if isinstance(getattr(base, key), str):  # a date order
+            from ..constraints import DATE_ORDERS
+
+            if value not in DATE_ORDERS:
+                raise RulesError(f"{source}: rule {key!r} must be one of "
+                                 f"{', '.join(DATE_ORDERS)}, not {value!r:.40}")
+            changes[key] = value
+        elif isinstance(getattr(base, key), int):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RulesError(f"{source}: rule {key!r} must be a whole number >= 1, "
                                  f"not {value!r:.40}")
