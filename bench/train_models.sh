@@ -20,7 +20,10 @@ DEEPTUNE=(--arch deep --lr 1e-4 --rotation 5 --shift 0.05 --zoom 0.05 --epochs 4
 mkdir -p runs
 train() { local out=$1; shift; [ -f "runs/$out/metadata.json" ] || digitocr train cnn "$@" --out "runs/$out"; }
 train e12-s0 "${WIDE[@]}" --seed 0 "${EXTRA[@]}"
-train e12-s50 "${TUNE[@]}" --init runs/e12-s0 --seed 0 "${EXTRA[@]}"                 # the default
+train e12-s50 "${TUNE[@]}" --init runs/e12-s0 --seed 0 "${EXTRA[@]}"
+# the default: 3 more epochs that also show it crops that are not digits (crosses, struck-out
+# digits, ticks, box corners, letters), trained toward a flat output
+train cnn-nd "${TUNE[@]}" --epochs 3 --non-digits 0.15 --init runs/e12-s50 --seed 0 "${EXTRA[@]}"
 for seed in 4 5; do
   train "deep-s$seed" "${DEEP[@]}" --seed "$seed"
   train "deep-s$seed-sp" "${DEEPTUNE[@]}" --init "runs/deep-s$seed" --seed "$seed"
@@ -32,7 +35,7 @@ train deskew-s8-sp "${DEEPTUNE[@]}" --rotation 3 --set deskew=true --init runs/d
 train wdesk-s11 "${WIDE[@]}" --rotation 5 --set deskew=true --seed 11 "${EXTRA[@]}"
 train wdesk-s11-sp "${TUNE[@]}" --rotation 3 --set deskew=true --init runs/wdesk-s11 --seed 11 \
   "${EXTRA[@]}"
-rm -rf models/cnn && cp -r runs/e12-s50 models/cnn   # the default model
+rm -rf models/cnn && cp -r runs/cnn-nd models/cnn   # the default model
 digitocr train svm --seed 0 --out models/svm          # the classical baseline
 rm -rf models/ensemble
 # the first member decides alone where it is at least 99 % sure (--set cascade=0.99); it is the

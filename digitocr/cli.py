@@ -391,7 +391,7 @@ def evaluate(
     if warnings:
         metrics["warnings"] = warnings
     if not no_figures:
-        folder = figures or figures_folder(model_name, data or f"mnist-{split}")
+        folder = figures or figures_folder(model_name, ds.source)
         sources = (meta.get("training") or {}).get("sources") or []
         written = evaluation_figures(folder, ds.x, ds.y, proba, training_stages(meta),
                                      model=model_name, data=shown,
