@@ -10,7 +10,7 @@ ROOT holds what these commands write (DIGITOCR_DATA set, D=$DIGITOCR_DATA):
     python bench/trust_figures.py --out ROOT/real
     digitocr read --layout string --annotate ROOT/ann \\
         $D/orand-car/images/a_car_000161_png.rf.510920c10e2b488fe5db6c543653a3d3.jpg
-    digitocr read --annotate ROOT/ann $D/cheques-idrbt/images/083660.jpg
+    digitocr read --annotate ROOT/ann --layout cheque $D/cheques-idrbt/images/083660.jpg
 """
 
 from __future__ import annotations
