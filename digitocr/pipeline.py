@@ -436,8 +436,38 @@ def read(
     could not be read. ``workers=None`` means one worker process per core, with small batches
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
     model's own review threshold (``review_threshold``). ``orientation`` turns pages found
-    sideways or upside down upright before reading them (``digitocr.orientation``).
+    sideways or upside down upright before reading them (``digitocr.orientation``). Every
+    record carries the run's ``provenance`` (digitocr's version, the model and its checksum,
+    the layout).
     """
+    from .provenance import provenance
+
+    prov = provenance(model, layout)  # also: a bad model fails here, before any reading
+    for page in _read(paths, model, layout, min_confidence=min_confidence, template=template,
+                      annotate=annotate, workers=workers, dpi=dpi, polarity=polarity,
+                      deskew=deskew, max_pixels=max_pixels, progress=progress,
+                      timeout_per_file=timeout_per_file, orientation=orientation):
+        page.provenance = prov
+        yield page
+
+
+def _read(
+    paths: str | Path | Iterable[str | Path],
+    model: str | Path | Reader,
+    layout: str,
+    *,
+    min_confidence: float | None,
+    template: Template | str | Path | None,
+    annotate: str | Path | None,
+    workers: int | None,
+    dpi: int,
+    polarity: str,
+    deskew: bool,
+    max_pixels: int,
+    progress: Progress | None,
+    timeout_per_file: float | None,
+    orientation: bool,
+) -> Iterator[PageResult]:
     if min_confidence is None:
         min_confidence = review_threshold(model)
     files = expand_inputs(paths)
