@@ -215,8 +215,9 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
     distributed = _import_distributed()
     if scheduler == LOCAL:
         n = workers or default_workers()
+        # dashboard on a free port: a fixed one may be taken (another cluster on the host)
         with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR
+                                      dashboard_address=":0", silence_logs=logging.ERROR
                                       ) as cluster, distributed.Client(cluster) as client:
             yield client
         return
