@@ -207,6 +207,70 @@ def read(
                 client.cancel([f for _, f in pending], force=True)
 
 
+def _chunk_frame(paths: list[str], model: str | Reader, opts: Any, threads: int,
+                 plugin_list: list[tuple[str, Any]], prov: Any) -> Any:
+    """A task of ``fields_frame``: the rows of ``paths`` (``writers.field_rows``)."""
+    import pandas as pd
+
+    from .writers import field_rows
+
+    rows = []
+    for page in _read_chunk(paths, model, opts, threads, plugin_list):
+        page.provenance = prov
+        rows.extend(field_rows(page))
+    return pd.DataFrame(rows, columns=list(FRAME_DTYPES)).astype(FRAME_DTYPES)
+
+
+#: ``fields_frame``'s columns (``writers.CSV_COLUMNS``) and their pandas types; the box is
+#: nullable (a page with no field has none)
+FRAME_DTYPES: dict[str, str] = {
+    "file": "object", "page": "int64", "field": "object", "text": "object",
+    "confidence": "float64", "needs_review": "bool", "x": "Int64", "y": "Int64", "w": "Int64",
+    "h": "Int64", "error": "object", "value": "object", "digitocr": "object",
+    "model": "object", "model_sha256": "object", "layout": "object"}
+
+
+def fields_frame(
+    paths: str | Path | Iterable[str | Path],
+    model: str | Path = DEFAULT_MODEL,
+    layout: str = "auto",
+    *,
+    min_confidence: float | None = None,
+    chunk_files: int = BATCH_PAGES,
+    threads: int = 1,
+    **options: Any,
+) -> Any:
+    """A lazy ``dask.dataframe.DataFrame`` of the fields of ``paths``, one row per field as
+    ``read --format csv`` has them (a page with no field, or that failed, has one row):
+    ``FRAME_DTYPES``. One partition per ``chunk_files`` files, read when computed, on the
+    cluster of the current ``distributed.Client`` (or Dask's default scheduler). ``options``
+    are ``read``'s (``template``, ``dpi``, ``polarity``, ...)."""
+    try:
+        import dask
+        import dask.dataframe as dd
+        import pandas as pd
+    except ImportError as exc:
+        raise ClusterError("fields_frame needs dask[dataframe] "
+                           "(pip install 'digitocr[dask]')") from exc
+    from .plugins import worker_plugins
+    from .provenance import provenance
+
+    prov = provenance(model, layout)
+    if min_confidence is None:
+        min_confidence = review_threshold(model)
+    files = expand_inputs(paths)
+    if STDIN in files:
+        raise InputError("standard input (-) cannot be read on a Dask cluster: give files")
+    opts = read_options(layout, min_confidence=min_confidence,
+                        annotate_root=_common_folder(files), **options)
+    plugin_list = worker_plugins(picklable=True)
+    task = dask.delayed(_chunk_frame, pure=False)
+    parts = [task(files[i : i + chunk_files], str(model), opts, threads, plugin_list, prov)
+             for i in range(0, len(files), chunk_files)]
+    meta = pd.DataFrame({c: pd.Series(dtype=t) for c, t in FRAME_DTYPES.items()})
+    return dd.from_delayed(parts, meta=meta, verify_meta=False)
+
+
 @contextlib.contextmanager
 def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
     """A client of the cluster at ``scheduler`` (``tcp://HOST:8786``), or of a new

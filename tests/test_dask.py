@@ -164,3 +164,24 @@ def test_without_dask_reading_works_and_scheduler_says_what_is_missing() -> None
     assert no.returncode == 2
     assert no.stderr.strip() == ("Error: reading on Dask needs dask[distributed] "
                                  "(pip install 'digitocr[dask]')")
+
+
+def test_fields_frame_has_the_csv_rows(slow: tuple[Path, list[Path]], client: Any) -> None:
+    model, files = slow
+    names = [str(f) for f in files[:5]]
+    frame = ddask.fields_frame(names, str(model), "string", chunk_files=2)
+    assert frame.npartitions == 3
+    got = frame.compute()
+    out = CliRunner().invoke(cli, ["read", *names, "--model", str(model), "--layout", "string",
+                                   "--format", "csv"], catch_exceptions=False).stdout
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(got.columns) == list(rows[0])
+    assert len(got) == len(rows) == 5  # one field per crop; the blank crop's row has none
+    assert list(got["text"].fillna("")) == [r["text"] for r in rows]
+    assert list(got["file"]) == [r["file"] for r in rows]
+    assert [f"{c:.4f}" if c == c else "" for c in got["confidence"]] == [
+        r["confidence"] for r in rows]
+    assert list(got["needs_review"]) == [r["needs_review"] == "true" for r in rows]
