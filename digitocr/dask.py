@@ -271,6 +271,22 @@ def fields_frame(
     return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
 
+#: what a ``LocalCluster``'s scheduler, in this process, logs on stderr: its errors only (its
+#: INFO lines on workers joining and leaving are not the reader's business)
+LOCAL_LOG_LEVEL = logging.ERROR
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(LOCAL_LOG_LEVEL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 @contextlib.contextmanager
 def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
     """A client of the cluster at ``scheduler`` (``tcp://HOST:8786``), or of a new
@@ -280,9 +296,9 @@ def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
     if scheduler == LOCAL:
         n = workers or default_workers()
         # dashboard on a free port: a fixed one may be taken (another cluster on the host)
-        with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=":0", silence_logs=logging.ERROR
-                                      ) as cluster, distributed.Client(cluster) as client:
+        with _quiet_logs(), distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                silence_logs=LOCAL_LOG_LEVEL) as cluster, distributed.Client(cluster) as client:
             yield client
         return
     try:
