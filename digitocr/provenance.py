@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Classifier, StringReader, read_metadata, resolve_model_dir
+from .errors import ModelError
 from .results import Provenance
 from .version import __version__
 
@@ -41,11 +42,15 @@ def _digest(directory: str, signature: tuple[tuple[str, int, int], ...]) -> str:
 
 def directory_sha256(directory: Path) -> str:
     """SHA-256 of one model directory's files (cached while they do not change)."""
-    sig = []
-    for p in _files(directory):
-        st = p.stat()
-        sig.append((p.relative_to(directory).as_posix(), st.st_size, st.st_mtime_ns))
-    return _digest(str(directory.resolve()), tuple(sig))
+    try:
+        sig = []
+        for p in _files(directory):
+            st = p.stat()
+            sig.append((p.relative_to(directory).as_posix(), st.st_size, st.st_mtime_ns))
+        return _digest(str(directory.resolve()), tuple(sig))
+    except OSError as exc:
+        raise ModelError(f"{directory}: cannot read the model's files "
+                         f"({exc.strerror or exc})") from exc
 
 
 def model_sha256(model: str | os.PathLike[str]) -> str:
