@@ -15,7 +15,8 @@ becomes an error record: nothing is lost, and a result is taken once, so nothing
 twice into the output.
 
 Workers need digitocr (same version) and the model, and must see the input files at the same
-paths (a shared or network file system). Dask is the optional extra ``dask``; nothing here
+paths (a shared or network file system). Tasks run in worker threads, where ``io.deadline``'s
+alarm cannot fire: ``timeout_per_file`` bounds PDF rendering only (pdftoppm's own timeout). Dask is the optional extra ``dask``; nothing here
 imports it until it is used, and ``import digitocr`` never does.
 """
 

@@ -72,14 +72,17 @@ def test_cluster_writes_what_a_local_run_writes(client: Any) -> None:
 
 def test_cli_starts_a_local_cluster(slow: tuple[Path, list[Path]], tmp_path: Path) -> None:
     model, files = slow
-    names = [str(f) for f in files[:3]]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    names = [str(files[0]), str(broken), *map(str, files[1:3])]
     out = tmp_path / "out.jsonl"
     r = CliRunner().invoke(cli, ["read", *names, "--model", str(model), "--layout", "string",
                                  "-o", str(out), "--scheduler", "local", "--workers", "2"],
                            catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    assert out.read_text().splitlines() == lines(
-        digitocr.read(names, model=str(model), layout="string"))
+    assert r.exit_code == 1, r.output  # the broken file: an error record, the rest read
+    got = out.read_text().splitlines()
+    assert got == lines(digitocr.read(names, model=str(model), layout="string"))
+    assert '"error": "' in got[1] and got[1].startswith(f'{{"file": "{broken}", "page": 0')
 
 
 def test_killed_worker_mid_batch_loses_and_repeats_nothing(slow: tuple[Path, list[Path]],
