@@ -16,8 +16,9 @@ twice into the output.
 
 Workers need digitocr (same version) and the model, and must see the input files at the same
 paths (a shared or network file system). Tasks run in worker threads, where ``io.deadline``'s
-alarm cannot fire: ``timeout_per_file`` bounds PDF rendering only (pdftoppm's own timeout). Dask is the optional extra ``dask``; nothing here
-imports it until it is used, and ``import digitocr`` never does.
+alarm cannot fire: ``timeout_per_file`` bounds PDF rendering only (pdftoppm's own timeout).
+Dask is the optional extra ``dask``; nothing here imports it until it is used, and ``import
+digitocr`` never does.
 """
 
 from __future__ import annotations
