@@ -7,9 +7,11 @@ complete record set, every time?
 
 The inputs are the single-page samples copied round-robin into a temporary folder. A first
 run without ``--resume`` gives the reference: each file's JSON Lines records, and how long a
-whole run takes (T). Then, ``--runs`` times: a fresh ``digitocr read DIR -o out.jsonl --resume``
-is SIGKILLed after a delay drawn uniformly from [0, 1.1 T] (seeded: startup, mid-batch, while
-writing, and now and then after it ended), and rerun with ``--resume`` to the end. The run
+whole run takes (T); a whole ``--resume`` run from nothing is timed next to it (its cost:
+an fsync per file) and checked to write the same bytes. Then, ``--runs`` times: a fresh
+``digitocr read DIR -o out.jsonl --resume`` is SIGKILLed after a delay drawn uniformly from
+[0, 1.1 T] (seeded: startup, mid-batch, while writing, and now and then after it ended), and
+rerun with ``--resume`` to the end. The run
 passes when the output holds each file's reference records exactly once, each file's records
 together, the journal names each file once, and no temporary file is left beside the output.
 """
@@ -88,7 +90,13 @@ def main() -> None:
         whole = time.perf_counter() - t0
         reference = by_file(ref_out.read_text())
         assert isinstance(reference, dict) and len(reference) == args.files
-        print(f"reference run: {whole:.1f} s, {args.files} files", flush=True)
+        t0 = time.perf_counter()  # the cost of --resume itself: a whole run of it, unkilled
+        subprocess.run([*base, "-o", str(Path(tmp) / "whole.jsonl"), "--resume"], env=env,
+                       check=True)
+        whole_resume = time.perf_counter() - t0
+        assert (Path(tmp) / "whole.jsonl").read_bytes() == ref_out.read_bytes()
+        print(f"reference run: {whole:.1f} s, {args.files} files; with --resume "
+              f"{whole_resume:.1f} s, same bytes", flush=True)
         runs = []
         for run in range(args.runs):
             folder = Path(tmp) / f"run{run}"
@@ -122,6 +130,7 @@ def main() -> None:
                   flush=True)
     result = {"runs": args.runs, "files": args.files, "workers": args.workers,
               "scheduler": args.scheduler, "seed": args.seed, "whole_run_s": round(whole, 1),
+              "whole_run_with_resume_s": round(whole_resume, 1),
               "killed": sum(r["killed"] for r in runs), "ok": sum(r["ok"] for r in runs),
               "detail": runs}
     print(json.dumps({k: v for k, v in result.items() if k != "detail"}))
