@@ -11,10 +11,10 @@ whole run takes (T); a whole ``--resume`` run from nothing is timed next to it (
 an fsync per file) and checked to write the same bytes. Then, ``--runs`` times: a fresh
 ``digitocr read DIR -o out.jsonl --resume`` is SIGKILLed after a delay drawn uniformly from
 [0, T] (T the shorter of the two whole runs; seeded: start-up, mid-batch, while writing; on a
-busy machine a run may still end first, which the report counts), and
-rerun with ``--resume`` to the end. The run
-passes when the output holds each file's reference records exactly once, each file's records
-together, the journal names each file once, and no temporary file is left beside the output.
+busy machine a run may still end first, which the report counts), and rerun with
+``--resume`` to the end. The run passes when the output holds each file's reference records
+exactly once, each file's records together, the journal names each file once, and no
+temporary file is left beside the output.
 """
 
 from __future__ import annotations
