@@ -167,15 +167,18 @@ class CsvWriter:
 
 
 def wide_key(key: str) -> str:
-    """A field's column name in ``wide``: its name, else ``field_<index>``."""
-    return f"field_{key}" if key.isdigit() else key
+    """A field's column name in ``wide``: its name, else ``field_<index>`` (also for a name
+    that is a page or provenance column's, such as ``file``, so that no two columns share
+    a name)."""
+    reserved = key.isdigit() or key in WIDE_PAGE_COLUMNS or key in PROVENANCE_COLUMNS
+    return f"field_{key}" if reserved else key
 
 
 def wide_columns(keys: Sequence[str]) -> list[str]:
     """``wide``'s header for fields named ``keys`` (as ``wide_key`` gives them)."""
     cols = list(WIDE_PAGE_COLUMNS)
     for key in keys:
-        cols.extend(c.format(key=key) for c in WIDE_FIELD_COLUMNS)
+        cols.extend(csv_text(c.format(key=key)) for c in WIDE_FIELD_COLUMNS)
     return [*cols, *PROVENANCE_COLUMNS]
 
 
