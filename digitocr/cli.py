@@ -432,7 +432,8 @@ def eda(
 @click.option("--per-page", is_flag=True,
               help="One CSV row per page, a column per field (--format wide).")
 @click.option("-o", "--output", default=None,
-              help="Output file (written atomically); default stdout.")
+              help="Output file (written atomically, or appended to with --resume); default "
+              "stdout.")
 @click.option("--resume", is_flag=True,
               help="Append to -o FILE, skipping the files it has complete records of (its "
               "journal FILE.journal says which); jsonl, csv, or wide with --template.")
@@ -445,7 +446,8 @@ def eda(
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Parallel worker processes (default: the number of cores; fewer than 16 "
                    "files are then read in-process; never more than the files). Output "
-                   "order stays the input order.")
+                   "order stays the input order. With --scheduler local: the cluster's "
+                   "worker processes.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON of named rectangles to read instead of finding fields.")
 @click.option("--annotate", type=click.Path(file_okay=False), default=None,
