@@ -65,8 +65,34 @@ CONNECT_TIMEOUT = 30.0
 #: ``--scheduler local``: the value that starts a ``LocalCluster`` on this machine
 LOCAL = "local"
 
+#: glibc's own ceilings for its dynamic mmap and trim thresholds (64-bit), restored in a worker
+#: whose ``MALLOC_TRIM_THRESHOLD_`` is fixed (Dask's nanny sets 65536 by default): a fixed
+#: threshold turns the dynamic ones off, so that every page image (megabytes) is mmapped and
+#: unmapped again; on 40 sample pages that cost 1.4 s of system time, 45 % more CPU per page
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 64 << 20
+#: glibc's ``mallopt`` parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
 # per worker thread: the models it loaded, by what names them (see ``_worker_reader``)
 _local = threading.local()
+_malloc_tuned = False
+
+
+def _tune_malloc() -> None:
+    """Once per worker process: glibc's dynamic thresholds' ceilings when the environment
+    fixed the trim threshold (``MMAP_THRESHOLD``); nothing elsewhere (not glibc, not set)."""
+    global _malloc_tuned
+    if _malloc_tuned or not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return
+    _malloc_tuned = True
+    import ctypes
+    import ctypes.util
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 def _import_distributed() -> Any:
@@ -89,6 +115,7 @@ def _worker_reader(model: str | Reader, threads: int,
         cache = _local.models = {}
     key = (model, tuple(name for name, _ in plugin_list))
     if key not in cache:
+        _tune_malloc()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if os.environ.get(QUIET_ENV):
             quiet_decoders()
