@@ -68,6 +68,12 @@ def test_cluster_writes_what_a_local_run_writes(client: Any) -> None:
     assert on_dask.exit_code == 0, on_dask.output
     assert on_dask.stdout.splitlines() == local
     assert len(local) >= 10  # every sample page, in input order
+    # the nanny fixed MALLOC_TRIM_THRESHOLD_; the workers put glibc's dynamic thresholds back
+    assert set(client.run(_malloc_state).values()) == {("65536", True)}
+
+
+def _malloc_state() -> tuple[str | None, bool]:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), ddask._malloc_tuned
 
 
 def test_cli_starts_a_local_cluster(slow: tuple[Path, list[Path]], tmp_path: Path) -> None:
