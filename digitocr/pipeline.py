@@ -443,31 +443,6 @@ def read(
     from .provenance import provenance
 
     prov = provenance(model, layout)  # also: a bad model fails here, before any reading
-    for page in _read(paths, model, layout, min_confidence=min_confidence, template=template,
-                      annotate=annotate, workers=workers, dpi=dpi, polarity=polarity,
-                      deskew=deskew, max_pixels=max_pixels, progress=progress,
-                      timeout_per_file=timeout_per_file, orientation=orientation):
-        page.provenance = prov
-        yield page
-
-
-def _read(
-    paths: str | Path | Iterable[str | Path],
-    model: str | Path | Reader,
-    layout: str,
-    *,
-    min_confidence: float | None,
-    template: Template | str | Path | None,
-    annotate: str | Path | None,
-    workers: int | None,
-    dpi: int,
-    polarity: str,
-    deskew: bool,
-    max_pixels: int,
-    progress: Progress | None,
-    timeout_per_file: float | None,
-    orientation: bool,
-) -> Iterator[PageResult]:
     if min_confidence is None:
         min_confidence = review_threshold(model)
     files = expand_inputs(paths)
@@ -488,7 +463,9 @@ def _read(
             if progress:
                 progress(count, total, path)
 
-        yield from read_files(files, classifier, opts, done)
+        for page in read_files(files, classifier, opts, done):
+            page.provenance = prov
+            yield page
         return
     if not isinstance(model, (Classifier, StringReader)):
         from .backends import read_metadata, resolve_model_dir
@@ -520,7 +497,9 @@ def _read(
                 break
         while pending:
             chunk, fut = pending.popleft()
-            yield from fut.result()
+            for page in fut.result():
+                page.provenance = prov
+                yield page
             for path in chunk:
                 finished += 1
                 if progress:
