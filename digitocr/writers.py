@@ -559,9 +559,13 @@ def open_resumable(path: str | Path) -> Iterator[ResumableOutput]:
     jpath = journal_path(target)
     files, end, keep = read_journal(jpath)
     try:
-        size = target.stat().st_size
+        size: int | None = target.stat().st_size
     except FileNotFoundError:
         size = None
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot read ({exc.strerror or exc})") from exc
+    if sys.platform.startswith("linux"):  # what a plain run killed before its rename left
+        _remove_stale_temps(target.parent if str(target.parent) else Path("."), target.name)
     if size is None or (size == 0 and not files):
         files, end, keep = [], 0, 0  # a journal without its output: start over
     elif not jpath.exists():
@@ -570,6 +574,7 @@ def open_resumable(path: str | Path) -> Iterator[ResumableOutput]:
     elif size < end:
         raise OutputError(f"{target}: shorter than its journal ({jpath.name}) says: it was "
                           "changed since; remove both to start over")
+    fd = journal = -1
     try:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o666)
         os.ftruncate(fd, end)
@@ -577,6 +582,9 @@ def open_resumable(path: str | Path) -> Iterator[ResumableOutput]:
         os.ftruncate(journal, keep)
         os.lseek(journal, 0, os.SEEK_END)
     except OSError as exc:
+        for f in (fd, journal):
+            if f >= 0:
+                os.close(f)
         raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
     out = ResumableOutput(target, fd, journal, files, appending=end > 0)
     try:

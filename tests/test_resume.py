@@ -149,3 +149,14 @@ def test_sigkill_mid_batch_then_resume(slow: tuple[Path, list[Path]], tmp_path: 
     assert got == expected_lines(files, model)
     assert Counter(json.loads(ln)["file"] for ln in journal.read_text().splitlines()) == Counter(
         str(f) for f in files)
+
+
+def test_resume_removes_what_a_killed_plain_run_left(slow: tuple[Path, list[Path]],
+                                                     tmp_path: Path) -> None:
+    model, files = slow
+    out = tmp_path / "out.jsonl"
+    stale = tmp_path / ".out.jsonl.999999999.abc.tmp"  # a dead process's temp output
+    stale.write_text("partial")
+    assert run(str(files[0]), "--model", str(model), "--layout", "string", "-o", str(out),
+               "--resume").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
