@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from .version import __version__
+
 if TYPE_CHECKING:
     from .reader import Reader
     from .results import PageResult
-
-__version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("digitocr")
 

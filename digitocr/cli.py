@@ -503,16 +503,27 @@ def eda(
 @click.option("--layout", default="auto", show_default=True,
               help="Page layout: auto, boxes, string, digit, cheque (or a plugin's).")
 @click.option("--format", "fmt", default=None,
-              help="Output format: json, jsonl, csv (default: from --output's suffix, else json).")
+              help="Output format: json, jsonl, csv (a row per field), wide (a CSV row per "
+              "page), parquet (default: from --output's suffix, else json).")
+@click.option("--per-page", is_flag=True,
+              help="One CSV row per page, a column per field (--format wide).")
 @click.option("-o", "--output", default=None,
-              help="Output file (written atomically); default stdout.")
+              help="Output file (written atomically, or appended to with --resume); default "
+              "stdout.")
+@click.option("--resume", is_flag=True,
+              help="Append to -o FILE, skipping the files it has complete records of (its "
+              "journal FILE.journal says which); jsonl, csv, or wide with --template.")
+@click.option("--scheduler", default=None, metavar="ADDRESS|local",
+              help="Read on a Dask cluster: its scheduler (tcp://HOST:8786), or local for a "
+              "LocalCluster of --workers processes.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Fields below this confidence need review (their text keeps the best reading) "
               "[default: the model's own threshold, 0.9 for auto].")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Parallel worker processes (default: the number of cores; fewer than 16 "
                    "files are then read in-process; never more than the files). Output "
-                   "order stays the input order.")
+                   "order stays the input order. With --scheduler local: the cluster's "
+                   "worker processes.")
 @click.option("--template", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON of named rectangles to read instead of finding fields.")
 @click.option("--annotate", type=click.Path(file_okay=False), default=None,
@@ -535,26 +546,39 @@ def eda(
               help='JSON object of segmentation rule overrides, e.g. {"wide": 1.2} '
               "(digitocr.segment.SegmentRules).")
 def read(
-    paths: tuple[str, ...], model: str, layout: str, fmt: str | None, output: str | None,
-    min_confidence: float | None, workers: int | None, template: str | None, annotate: str | None,
-    dpi: int, polarity: str, deskew: bool, max_pixels: int, timeout_per_file: float,
-    quiet: bool, rules: str | None,
+    paths: tuple[str, ...], model: str, layout: str, fmt: str | None, per_page: bool,
+    output: str | None, resume: bool, scheduler: str | None, min_confidence: float | None,
+    workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
+    deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
+    rules: str | None,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .errors import OutputError
-    from .io import expand_inputs
+    from .io import STDIN, expand_inputs
     from .pipeline import layouts, load_template
     from .pipeline import read as read_files
     from .plugins import get_writers
     from .segment import load_rules
-    from .writers import check_output, format_for, get_writer, open_output, same_file
+    from .writers import (
+        check_output,
+        format_for,
+        get_writer,
+        make_writer,
+        open_output,
+        open_resumable,
+        same_file,
+    )
 
     if not paths:
         raise click.UsageError("give at least one file, folder, or - for stdin")
     if layout not in layouts():
         raise click.BadParameter(f"{layout!r} is not one of {', '.join(layouts())}",
                                  param_hint="--layout")
-    fmt = fmt or format_for(output)
+    fmt = fmt or format_for(output, "csv" if per_page else "json")
+    if per_page:
+        if fmt not in ("csv", "wide"):
+            raise click.UsageError(f"--per-page writes CSV (--format wide), not {fmt}")
+        fmt = "wide"
     if fmt not in get_writers():
         raise click.BadParameter(f"{fmt!r} is not one of {', '.join(sorted(get_writers()))}",
                                  param_hint="--format")
@@ -563,6 +587,17 @@ def read(
     files = expand_inputs(paths)
     if not files:
         raise click.UsageError("no images or PDFs found in the given folders")
+    factory = get_writer(fmt)
+    if resume:
+        if output is None or output == "-":
+            raise click.UsageError("--resume appends to an output file: give -o FILE")
+        if STDIN in files:
+            raise click.UsageError("--resume cannot tell what standard input held: give files")
+        if not getattr(factory, "appendable", False) or (fmt == "wide" and tmpl is None):
+            raise click.UsageError(f"--resume cannot append to --format {fmt}: use jsonl, csv, "
+                                   "or wide with --template")
+    if scheduler is not None and STDIN in files:
+        raise click.UsageError("--scheduler reads files on the cluster: give files, not -")
     if output is not None and output != "-":
         clash = next((f for f in files if same_file(f, output)), None)
         if clash is not None:
@@ -591,19 +626,39 @@ def read(
     if workers is not None and workers > cores and not quiet:
         echo_err(f"warning: --workers {workers} is more than the {cores} cores here: "
                  "they will share them (and each loads the model)")
-    factory = get_writer(fmt)
-    with stop_on_signals(), open_output(output) as stream:
-        writer = factory(stream)
-        for page in read_files(files, model, layout, min_confidence=min_confidence,
-                               template=tmpl, annotate=annotate, workers=workers, dpi=dpi,
-                               polarity=polarity, deskew=deskew, max_pixels=max_pixels,
-                               progress=progress, timeout_per_file=timeout_per_file or None,
-                               rules=seg_rules):
+    options: dict[str, Any] = dict(
+        min_confidence=min_confidence, template=tmpl, annotate=annotate, dpi=dpi,
+        polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
+        timeout_per_file=timeout_per_file or None, rules=seg_rules)
+    with stop_on_signals(), contextlib.ExitStack() as stack:
+        appender = stack.enter_context(open_resumable(str(output))) if resume else None
+        stream = appender.stream if appender else stack.enter_context(open_output(output))
+        writer = make_writer(factory, stream, [f.name for f in tmpl.fields] if tmpl else None)
+        if appender is not None:
+            appender.started()
+            files = appender.pending(files)
+            if bar is not None:
+                bar.length = len(files)
+        if not files:
+            pages: Iterator[Any] = iter(())
+        elif scheduler is not None:
+            from .dask import connect, local_threads
+            from .dask import read as read_on_cluster
+
+            client = stack.enter_context(connect(scheduler, workers))
+            pages = read_on_cluster(files, client, model, layout, **options,
+                                    threads=local_threads(workers) if scheduler == "local"
+                                    else 1)
+        else:
+            pages = read_files(files, model, layout, workers=workers, **options)
+        for page in pages:
             if page.error is not None:
                 failed += 1
                 if not quiet:
                     echo_err(f"error: {page.error}")
             try:
+                if appender is not None:
+                    appender.page(page.file)
                 writer.write(page)
             except OSError as exc:  # disk full, pipe closed: one line, exit 3, temp removed
                 raise OutputError(f"{output or 'stdout'}: cannot write "

@@ -69,3 +69,7 @@ class Terminated(Interrupted):
     """SIGTERM: like Ctrl-C, with its own exit status."""
 
     exit_code = ExitCode.TERMINATED
+
+
+class ClusterError(DigitOCRError):
+    """A Dask scheduler cannot be reached, or Dask (the ``dask`` extra) is not installed."""

@@ -459,8 +459,13 @@ def read(
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
     model's own review threshold (``review_threshold``). ``orientation`` turns pages found
     sideways or upside down upright before reading them (``digitocr.orientation``). ``rules``
-    tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides).
+    tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides). Every record
+    carries the run's ``provenance`` (digitocr's version, the model and its checksum, the
+    layout).
     """
+    from .provenance import provenance
+
+    prov = provenance(model, layout)  # also: a bad model fails here, before any reading
     if min_confidence is None:
         min_confidence = review_threshold(model)
     files = expand_inputs(paths)
@@ -482,7 +487,9 @@ def read(
             if progress:
                 progress(count, total, path)
 
-        yield from read_files(files, classifier, opts, done)
+        for page in read_files(files, classifier, opts, done):
+            page.provenance = prov
+            yield page
         return
     if not isinstance(model, (Classifier, StringReader)):
         from .backends import read_metadata, resolve_model_dir
@@ -514,7 +521,9 @@ def read(
                 break
         while pending:
             chunk, fut = pending.popleft()
-            yield from fut.result()
+            for page in fut.result():
+                page.provenance = prov
+                yield page
             for path in chunk:
                 finished += 1
                 if progress:

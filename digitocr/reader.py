@@ -37,6 +37,9 @@ class Reader:
 
     def __init__(self, model: str | Path | Model = DEFAULT_MODEL, layout: str = "auto", *,
                  min_confidence: float | None = None, **options: Any) -> None:
+        from .provenance import provenance
+
+        self.provenance = provenance(model, layout)
         self.model: Model = resolve_classifier(model)
         if min_confidence is None:
             min_confidence = review_threshold(self.model)
@@ -45,14 +48,20 @@ class Reader:
     def read(self, paths: str | Path | Iterable[str | Path]) -> list[PageResult]:
         """Every page of one path or several (folders expand; a ``str`` is one path)."""
         files = expand_inputs(paths)
-        return [page for f in files for page in read_file(f, self.model, self.options)]
+        return self._mark([page for f in files for page in read_file(f, self.model,
+                                                                      self.options)])
 
     def read_bytes(self, data: bytes, name: str = "<bytes>") -> list[PageResult]:
         """Every page of a file's contents in memory (PNG, JPEG, TIFF, PDF, ...)."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"read_bytes takes bytes, not {type(data).__name__}")
-        return list(read_file(name, self.model, self.options, data=bytes(data)))
+        return self._mark(list(read_file(name, self.model, self.options, data=bytes(data))))
 
     def read_image(self, image: np.ndarray, name: str = "<array>") -> PageResult:
         """One page held as an array: gray (H, W) or RGB (H, W, 3), uint8, uint16 or float."""
-        return read_image(image, self.model, self.options, name)
+        return self._mark([read_image(image, self.model, self.options, name)])[0]
+
+    def _mark(self, pages: list[PageResult]) -> list[PageResult]:
+        for page in pages:
+            page.provenance = self.provenance
+        return pages

@@ -98,6 +98,24 @@ class Field:
         return out
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Which reader produced a record: for a warehouse row to say how it was read."""
+
+    #: digitocr's version
+    digitocr: str
+    #: the model as named to ``read`` (a shipped model's name or a directory)
+    model: str
+    #: SHA-256 over the model's files (``digitocr.provenance.model_sha256``); None for a model
+    #: object handed in without its directory
+    model_sha256: str | None
+    layout: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"digitocr": self.digitocr, "model": self.model,
+                "model_sha256": self.model_sha256, "layout": self.layout}
+
+
 @dataclass
 class PageResult:
     """One page of one file; ``error`` is set (and ``fields`` empty) when it could not be read."""
@@ -115,6 +133,8 @@ class PageResult:
     warning: str | None = None
     #: how the page registered to its template (``digitocr.register``); None without one
     registration: dict[str, Any] | None = None
+    #: the reader that produced the record (set by ``read``; left out of the record when None)
+    provenance: Provenance | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,6 +156,8 @@ class PageResult:
             out["registration"] = self.registration
         if self.error is not None:
             out["error"] = self.error
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.to_dict()
         return out
 
 

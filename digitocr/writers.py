@@ -1,8 +1,11 @@
-"""Output writers (json, jsonl, csv): they consume PageResults as a stream, one page at a time.
+"""Output writers (json, jsonl, csv, wide, parquet): they consume PageResults as a stream, one
+page at a time.
 
 A writer factory takes a text stream; ``open_output`` gives it either stdout or a temporary file
 beside the target that replaces the target (``os.replace``) only when writing finished, so a
-crash never leaves a half-written output behind.
+crash never leaves a half-written output behind. ``open_resumable`` (``read --resume``) instead
+appends each input file's records to the target as one unit and notes the file in a journal
+beside it (``<output>.journal``) once its records are on disk: see ``ResumableOutput``.
 """
 
 from __future__ import annotations
@@ -10,21 +13,31 @@ from __future__ import annotations
 import contextlib
 import csv
 import glob
+import io
 import json
 import os
 import re
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import IO, Any, Protocol, TextIO
 
 from .errors import OutputError
 from .results import PageResult
 
+#: every record's provenance, as columns (csv, wide, parquet)
+PROVENANCE_COLUMNS = ("digitocr", "model", "model_sha256", "layout")
 CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h",
-               "error", "value")
+               "error", "value", *PROVENANCE_COLUMNS)
+#: ``wide``: the columns of a page, before its fields' columns and the provenance
+WIDE_PAGE_COLUMNS = ("file", "page", "width", "height", "orientation", "needs_review", "error",
+                     "warning")
+#: ``wide``: each field's columns, ``{key}`` being its text (``key`` its name, else field_N)
+WIDE_FIELD_COLUMNS = ("{key}", "{key}_confidence", "{key}_needs_review", "{key}_value")
+#: the journal beside a ``--resume`` output: one line per input file whose records are complete
+JOURNAL_SUFFIX = ".journal"
 #: a CSV cell starting with one of these is a formula to a spreadsheet: it gets a leading '
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -38,13 +51,20 @@ def json_text(record: object) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def csv_text(value: str) -> str:
-    """A CSV cell: bytes that are not UTF-8 become ``\\xHH``; a formula gets a leading '."""
+def utf8_text(value: str) -> str:
+    """``value`` as valid UTF-8 text: bytes that are not UTF-8 (``os.fsdecode``'s surrogate
+    escapes) become ``\\xHH``."""
     if _SURROGATE.search(value):
         try:
             value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a surrogate that no file name decodes to
             value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def csv_text(value: str) -> str:
+    """A CSV cell: bytes that are not UTF-8 become ``\\xHH``; a formula gets a leading '."""
+    value = utf8_text(value)
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
@@ -93,6 +113,8 @@ class JsonWriter:
 class JsonlWriter:
     """One page record per line."""
 
+    appendable = True
+
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
@@ -103,9 +125,20 @@ class JsonlWriter:
         self.stream.flush()
 
 
+def _provenance_cells(page: PageResult) -> list[str]:
+    prov = page.provenance
+    if prov is None:
+        return [""] * len(PROVENANCE_COLUMNS)
+    return [csv_text(v or "") for v in (prov.digitocr, prov.model, prov.model_sha256,
+                                        prov.layout)]
+
+
 class CsvWriter:
     """One row per field; a page that failed gets one row with no field, flagged for review,
-    with the reason in the last column (``error``). Text cells go through ``csv_text``."""
+    with the reason in ``error``; a page with no field (a blank page) gets one row with no
+    field, so that every page has a row. Text cells go through ``csv_text``."""
+
+    appendable = True
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -113,31 +146,193 @@ class CsvWriter:
         self.csv.writerow(CSV_COLUMNS)
 
     def write(self, page: PageResult) -> None:
-        if page.error is not None:
-            self.csv.writerow([csv_text(page.file), page.page, "", "", "", "true", "", "", "",
-                               "", csv_text(page.error), ""])
-            return
         name = csv_text(page.file)
+        prov = _provenance_cells(page)
+        if page.error is not None or not page.fields:
+            error = "" if page.error is None else csv_text(page.error)
+            review = "true" if page.error is not None else "false"
+            self.csv.writerow([name, page.page, "", "", "", review, "", "", "", "", error, "",
+                               *prov])
+            return
         for f in page.fields:
             x, y, w, h = f.bbox
             self.csv.writerow(
                 [name, page.page, csv_text(f.key), csv_text(f.text), f"{f.confidence:.4f}",
                  "true" if f.needs_review else "false", x, y, w, h, "",
-                 "" if f.value is None else f.value]
+                 "" if f.value is None else f.value, *prov]
             )
 
     def close(self) -> None:
         self.stream.flush()
 
 
-BUILTIN: dict[str, WriterFactory] = {"json": JsonWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
+def wide_key(key: str) -> str:
+    """A field's column name in ``wide``: its name, else ``field_<index>`` (also for a name
+    that is a page or provenance column's, such as ``file``, so that no two columns share
+    a name)."""
+    reserved = key.isdigit() or key in WIDE_PAGE_COLUMNS or key in PROVENANCE_COLUMNS
+    return f"field_{key}" if reserved else key
+
+
+def wide_columns(keys: Sequence[str]) -> list[str]:
+    """``wide``'s header for fields named ``keys`` (as ``wide_key`` gives them)."""
+    cols = list(WIDE_PAGE_COLUMNS)
+    for key in keys:
+        cols.extend(csv_text(c.format(key=key)) for c in WIDE_FIELD_COLUMNS)
+    return [*cols, *PROVENANCE_COLUMNS]
+
+
+class WideWriter:
+    """One CSV row per page, with each field's text, confidence, review flag and value in
+    columns of their own (``wide_columns``); ``needs_review`` is the page's (an error or any
+    field flagged). With a template the columns are its fields' names, written at once (so
+    the output can be appended to: ``--resume``). Without one, the columns are the fields
+    found in the whole run (``field_1`` ...), so rows wait in an anonymous temporary file
+    (never left behind, even after ``kill -9``) until the header is known."""
+
+    appendable = True
+    takes_fields = True
+
+    def __init__(self, stream: TextIO, fields: Sequence[str] | None = None) -> None:
+        self.stream = stream
+        self.keys: list[str] = [wide_key(k) for k in fields] if fields is not None else []
+        self.fixed = fields is not None
+        self.spool: IO[str] | None = None
+        if self.fixed:
+            csv.writer(stream, lineterminator="\n").writerow(wide_columns(self.keys))
+            self.out = csv.writer(stream, lineterminator="\n")
+        else:
+            # closed in close(); anonymous, so that even kill -9 leaves nothing behind
+            self.spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+            self.out = csv.writer(self.spool, lineterminator="\n")
+
+    def write(self, page: PageResult) -> None:
+        by_key: dict[str, list[str]] = {}
+        for f in page.fields:
+            key = wide_key(f.key)
+            if key not in self.keys:
+                if self.fixed:  # a field the template does not name: cannot happen
+                    raise OutputError(f"{page.file}: field {key!r} is not in the template")
+                self.keys.append(key)
+            by_key[key] = [csv_text(f.text), f"{f.confidence:.4f}",
+                           "true" if f.needs_review else "false",
+                           "" if f.value is None else f.value]
+        review = page.error is not None or any(f.needs_review for f in page.fields)
+        row: list[Any] = [csv_text(page.file), page.page, page.width, page.height,
+                          page.orientation or "", "true" if review else "false",
+                          "" if page.error is None else csv_text(page.error),
+                          "" if page.warning is None else csv_text(page.warning)]
+        if self.fixed:
+            for key in self.keys:
+                row.extend(by_key.get(key, [""] * len(WIDE_FIELD_COLUMNS)))
+            self.out.writerow([*row, *_provenance_cells(page)])
+        else:  # the fields as (key, cells) pairs: placed in their columns at close
+            self.out.writerow([*row, *_provenance_cells(page),
+                               json.dumps([[k, *v] for k, v in by_key.items()])])
+
+    def close(self) -> None:
+        if self.spool is not None:
+            out = csv.writer(self.stream, lineterminator="\n")
+            out.writerow(wide_columns(self.keys))
+            self.spool.seek(0)
+            blank = [""] * len(WIDE_FIELD_COLUMNS)
+            n_page = len(WIDE_PAGE_COLUMNS)
+            for row in csv.reader(self.spool):
+                cells = {k: v for k, *v in json.loads(row[-1])}
+                fields = [c for key in self.keys for c in cells.get(key, blank)]
+                out.writerow([*row[:n_page], *fields, *row[n_page:-1]])
+            self.spool.close()
+            self.spool = None
+        self.stream.flush()
+
+
+#: ``parquet``: rows written per row group (memory stays flat on any batch)
+PARQUET_ROWS = 10_000
+
+
+def parquet_schema() -> Any:
+    """The Arrow schema of ``parquet`` rows: ``CSV_COLUMNS`` typed (one row per field)."""
+    import pyarrow as pa
+
+    text = pa.string()
+    return pa.schema([
+        ("file", text), ("page", pa.int32()), ("field", text), ("text", text),
+        ("confidence", pa.float64()), ("needs_review", pa.bool_()), ("x", pa.int32()),
+        ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32()), ("error", text),
+        ("value", text), *((c, text) for c in PROVENANCE_COLUMNS)])
+
+
+def field_rows(page: PageResult) -> list[dict[str, Any]]:
+    """A page's rows as ``csv`` has them, typed (None where a cell is empty): one per field,
+    one for a page with no field or an error."""
+    prov = page.provenance.to_dict() if page.provenance is not None else dict.fromkeys(
+        ("digitocr", "model", "model_sha256", "layout"))
+    base = {"file": page.file, "page": page.page}
+    if page.error is not None or not page.fields:
+        return [{**base, "field": None, "text": None, "confidence": None,
+                 "needs_review": page.error is not None, "x": None, "y": None, "w": None,
+                 "h": None, "error": page.error, "value": None, **prov}]
+    return [{**base, "field": f.key, "text": f.text, "confidence": round(f.confidence, 4),
+             "needs_review": f.needs_review, "x": f.bbox[0], "y": f.bbox[1], "w": f.bbox[2],
+             "h": f.bbox[3], "error": None, "value": f.value, **prov} for f in page.fields]
+
+
+class ParquetWriter:
+    """Parquet (pyarrow, ``pip install 'digitocr[parquet]'``): ``csv``'s rows, typed
+    (``parquet_schema``), in row groups of ``PARQUET_ROWS``. File names that are not UTF-8
+    keep their bytes as ``\\xHH`` escapes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:
+            raise OutputError("--format parquet needs pyarrow "
+                              "(pip install 'digitocr[parquet]')") from exc
+        self.pa = pa
+        self.schema = parquet_schema()
+        stream.flush()
+        self.sink = pa.PythonFile(stream.buffer, mode="w")
+        self.writer = pq.ParquetWriter(self.sink, self.schema)
+        self.rows: list[dict[str, Any]] = []
+
+    def write(self, page: PageResult) -> None:
+        for row in field_rows(page):
+            self.rows.append({k: utf8_text(v) if isinstance(v, str) else v
+                              for k, v in row.items()})
+        if len(self.rows) >= PARQUET_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.writer.write_table(self.pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self.writer.close()
+        self.sink.flush()
+
+
+BUILTIN: dict[str, WriterFactory] = {"json": JsonWriter, "jsonl": JsonlWriter, "csv": CsvWriter,
+                                     "wide": WideWriter, "parquet": ParquetWriter}
+
+
+def make_writer(factory: WriterFactory, stream: TextIO,
+                fields: Sequence[str] | None = None) -> Writer:
+    """``factory(stream)``; a factory that ``takes_fields`` (``wide``) also gets the template's
+    field names, so that it can write its header at once."""
+    if getattr(factory, "takes_fields", False):
+        return factory(stream, fields)  # type: ignore[call-arg]
+    return factory(stream)
 
 
 def format_for(path: str | None, default: str = "json") -> str:
-    """Guess the format from an output file's suffix (``.csv``, ``.jsonl``), else ``default``."""
+    """Guess the format from an output file's suffix (``.csv``, ``.jsonl``, ``.parquet``),
+    else ``default``."""
     if path:
         suffix = Path(path).suffix.lower().lstrip(".")
-        if suffix in ("csv", "jsonl", "json"):
+        if suffix in ("csv", "jsonl", "json", "parquet"):
             return suffix
         if suffix == "ndjson":
             return "jsonl"
@@ -230,6 +425,8 @@ def open_output(path: str | Path | None) -> Iterator[TextIO]:
             os.replace(tmp, target)
         except OSError as exc:
             raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+        with contextlib.suppress(OSError):  # a --resume journal of the file just replaced
+            journal_path(target).unlink()
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -242,3 +439,159 @@ def get_writer(name: str) -> WriterFactory:
 
     factory: WriterFactory = registry("writers").get(name, "output format", OutputError)
     return factory
+
+
+# ------------------------------------------------------------------ --resume
+
+
+def journal_path(target: str | Path) -> Path:
+    """The journal beside a ``--resume`` output: ``out.jsonl`` -> ``out.jsonl.journal``."""
+    target = Path(target)
+    return target.with_name(target.name + JOURNAL_SUFFIX)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_journal(path: Path) -> tuple[list[str], int, int]:
+    """A journal's files (absolute paths, each complete in the output), the output's length
+    once they were
+    written, and the journal's own length up to its last whole line (a line cut by a kill is
+    not an entry)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0, 0
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    keep = data.rfind(b"\n") + 1
+    files, end = [], 0
+    for line in data[:keep].splitlines():
+        try:
+            entry = json.loads(line)
+            files.append(str(entry["path"]))
+            end = max(end, int(entry["end"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OutputError(f"{path}: not a digitocr resume journal ({exc})") from exc
+    return files, end, keep
+
+
+class ResumableOutput:
+    """The output of ``read --resume``: each input file's records are appended to the target
+    as one unit, then the file is noted in the journal (``journal_path``).
+
+    A file's record set is complete when the journal names it: its records are written (and
+    fsynced) before its journal line, and the journal line says where in the output they end.
+    On resume, the output is cut back to the end the journal's last whole line gives, which
+    drops whatever a kill left after it (a file's records half written, a header alone), and
+    the files the journal names are not read again. A writer's header (what it writes when
+    made, CSV's column names) goes into the output only when the output is empty.
+    """
+
+    def __init__(self, target: Path, fd: int, journal: int, done: list[str],
+                 appending: bool) -> None:
+        self.target = target
+        self.done = set(done)
+        self.stream = io.StringIO()
+        self._fd = fd
+        self._journal = journal
+        self._appending = appending
+        self._file: str | None = None
+        self._end = os.lseek(fd, 0, os.SEEK_END)
+
+    def pending(self, files: list[str]) -> list[str]:
+        """The files of ``files`` with no complete records yet (by absolute path, so that a
+        rerun from another folder skips the same files)."""
+        return [f for f in files if os.path.abspath(f) not in self.done]
+
+    def started(self) -> None:
+        """The writer is made: drop its header when the output has one already."""
+        if self._appending:
+            self._reset()
+
+    def _reset(self) -> None:
+        self.stream.seek(0)
+        self.stream.truncate()
+
+    def page(self, file: str) -> None:
+        """A record of ``file`` comes next: the previous file's records are all there."""
+        if self._file is not None and file != self._file:
+            self.commit()
+        self._file = file
+
+    def commit(self) -> None:
+        """Append the current file's records, fsync, then note the file in the journal."""
+        data = self.stream.getvalue().encode("utf-8")
+        self._reset()
+        try:
+            if data:
+                _write_all(self._fd, data)
+                os.fsync(self._fd)
+                self._end += len(data)
+            if self._file is not None:
+                path = os.path.abspath(self._file)
+                entry = {"file": self._file, "path": path, "end": self._end}
+                _write_all(self._journal, (json_text(entry) + "\n").encode("utf-8"))
+                self.done.add(path)
+        except OSError as exc:
+            raise OutputError(f"{self.target}: cannot write ({exc.strerror or exc})") from exc
+        self._file = None
+
+    def close(self) -> None:
+        """Commit the last file (the writer is closed) and release the files."""
+        self.commit()
+        for fd in (self._fd, self._journal):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@contextlib.contextmanager
+def open_resumable(path: str | Path) -> Iterator[ResumableOutput]:
+    """The ``--resume`` output at ``path``: created when missing; else cut back to the end of
+    the records its journal names complete (``ResumableOutput``). An output without a journal
+    is refused (it was not written by ``--resume``: nothing says which records are whole), as
+    is one shorter than its journal says (it was changed since)."""
+    check_output(path)
+    target = Path(path)
+    jpath = journal_path(target)
+    files, end, keep = read_journal(jpath)
+    try:
+        size: int | None = target.stat().st_size
+    except FileNotFoundError:
+        size = None
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot read ({exc.strerror or exc})") from exc
+    if sys.platform.startswith("linux"):  # what a plain run killed before its rename left
+        _remove_stale_temps(target.parent if str(target.parent) else Path("."), target.name)
+    if size is None or (size == 0 and not files):
+        files, end, keep = [], 0, 0  # a journal without its output: start over
+    elif not jpath.exists():
+        raise OutputError(f"{target}: exists and has no resume journal ({jpath.name}): it was "
+                          "not written with --resume; remove it, or read without --resume")
+    elif size < end:
+        raise OutputError(f"{target}: shorter than its journal ({jpath.name}) says: it was "
+                          "changed since; remove both to start over")
+    fd = journal = -1
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o666)
+        os.ftruncate(fd, end)
+        journal = os.open(jpath, os.O_WRONLY | os.O_CREAT, 0o666)
+        os.ftruncate(journal, keep)
+        os.lseek(journal, 0, os.SEEK_END)
+    except OSError as exc:
+        for f in (fd, journal):
+            if f >= 0:
+                os.close(f)
+        raise OutputError(f"{target}: cannot write ({exc.strerror or exc})") from exc
+    out = ResumableOutput(target, fd, journal, files, appending=end > 0)
+    try:
+        yield out
+    except BaseException:  # what was committed stays: that is what --resume resumes from
+        for f in (fd, journal):
+            with contextlib.suppress(OSError):
+                os.close(f)
+        raise
+    out.close()

@@ -177,7 +177,10 @@ def test_csv_escapes_error_column_and_formulas(font_model: str, odd_names: Path,
     r = run(str(odd_names), "--model", font_model, "--layout", "string", "-o", str(out))
     assert r.exit_code == 1
     rows = list(csv.reader(out.open(encoding="utf-8", newline="")))
-    assert rows[0][-2:] == ["error", "value"] and all(len(row) == 12 for row in rows)
+    from digitocr.writers import CSV_COLUMNS
+
+    assert rows[0] == list(CSV_COLUMNS) and rows[0][10:12] == ["error", "value"]
+    assert all(len(row) == len(CSV_COLUMNS) for row in rows)
     by_name = {Path(row[0]).name: row for row in rows[1:]}
     assert by_name["\\xff\\xfe.png"][3] == "407"
     broken = by_name["@broken.png"]

@@ -139,7 +139,7 @@ def test_unknown_layout_and_format(font_model: str) -> None:
     layouts = r"^unknown layout 'nope' \(known: auto, boxes, cheque, digit, string\)$"
     with pytest.raises(InputError, match=layouts):
         list(read([], font_model, "nope"))
-    formats = r"^unknown output format 'xml' \(known: csv, json, jsonl\)$"
+    formats = r"^unknown output format 'xml' \(known: csv, json, jsonl, parquet, wide\)$"
     with pytest.raises(OutputError, match=formats):
         get_writer("xml")
 
