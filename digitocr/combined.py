@@ -15,6 +15,8 @@ review threshold (``min_confidence``, 0.9: set by hand, not yet fitted on held-o
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,10 +44,36 @@ DISAGREE = 0.9
 STRING_KINDS = ("cell",)
 
 
+def platt(p: float, ab: Sequence[float]) -> float:
+    """``p`` through ``sigmoid(a * logit(p) + b)`` (Platt scaling; ``(1, 0)`` leaves it)."""
+    a, b = float(ab[0]), float(ab[1])
+    q = min(max(float(p), CLIP), 1.0 - CLIP)
+    z = a * math.log(q / (1.0 - q)) + b
+    return 1.0 / (1.0 + math.exp(-z)) if z > -50 else 0.0
+
+
+#: confidences are clipped this far from 0 and 1 before their logit is taken
+CLIP = 1e-6
+
+
 class AutoReader(StringReader):
-    """Reads free strings with a string reader, digits in cells with a classifier."""
+    """Reads free strings with a string reader, digits in cells with a classifier.
+
+    ``calibration`` (in the model's config): Platt parameters ``[a, b]`` for string readings
+    the digit classifier confirms (``agree``) and for those it does not (``disagree``), fitted
+    on held-out real crops (``bench/fit_calibration.py``), so that a cell's confidence is the
+    probability that it is right; without them, a disagreement keeps ``DISAGREE`` of its
+    confidence.
+    """
 
     backend = "auto"
+
+    def calibrated(self, confidence: float, agree: bool) -> float:
+        """The field confidence of a string reading of ``confidence``, confirmed or not."""
+        cal = self.options.get("calibration")
+        if not isinstance(cal, dict):
+            return confidence if agree else confidence * DISAGREE
+        return platt(confidence, cal["agree" if agree else "disagree"])
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -73,6 +101,14 @@ class AutoReader(StringReader):
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> AutoReader:
+        cal = options.get("calibration")
+        if cal is not None and not (
+                isinstance(cal, dict) and all(
+                    isinstance(cal.get(k), list) and len(cal[k]) == 2
+                    and all(isinstance(v, (int, float)) and math.isfinite(v) for v in cal[k])
+                    for k in ("agree", "disagree"))):
+            raise ModelError(f"{directory}: 'calibration' must give [a, b] numbers for "
+                             "'agree' and 'disagree'")
         inst = cls(**options)
         inst.digits = load_model(str(options.get("digits", "cnn")))
         inst.strings = load_string_reader(str(options.get("strings", "crnn")))
@@ -120,7 +156,7 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
     for (i, box), r in zip(todo, readings, strict=True):
         check = per_digit[i]
         agree = r.text == check.text
-        conf = r.confidence if agree else r.confidence * DISAGREE
+        conf = reader.calibrated(r.confidence, agree)
         field = field_from_reading(check.index, found[i].bbox, found[i].name,
                                    StringReading(r.text, conf, r.chars), opts.min_confidence,
                                    glyph_box=box)
