@@ -256,3 +256,20 @@ def test_a_table_row_is_cells_and_combs_not_one_comb() -> None:
     assert all(abs(f.bbox[0] - x) <= 4 for f, x in zip(fields, (40, 110, 460), strict=True))
     # the rule that says so: the wide cell is over comb_cell_aspect times as wide as tall
     assert (460 - 110) / 90 > RULES.comb_cell_aspect > 70 / 90
+
+
+def test_a_comb_with_faint_broken_dividers_is_a_comb() -> None:
+    img = np.full((300, 700), 255, np.uint8)
+    cv2.rectangle(img, (100, 100), (400, 200), 0, 3)
+    for x in (200, 300):  # thin grey dashed dividers, which rule finding does not take
+        for y in range(104, 197, 9):
+            cv2.line(img, (x, y), (x, min(196, y + 6)), 120, 1)
+    for i, ch in enumerate("318"):
+        put(img, ch, 125 + 100 * i, 115, scale=3.0, thick=6)
+    (f,) = segment_boxes(img, OPTS)
+    assert (f.kind, len(f.segments)) == ("comb", 3)
+    # a divider lost to the scan: the wide cell is two of the comb's pitch
+    img2 = img.copy()
+    img2[103:198, 298:303] = 255
+    (f,) = segment_boxes(img2, OPTS)
+    assert (f.kind, len(f.segments)) == ("comb", 3)

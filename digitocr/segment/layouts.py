@@ -4,6 +4,7 @@ page pixels, ``reading_order``)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +18,7 @@ from .lines import (
     estimate_skew,
     find_rules,
     group_cells,
+    inner_dividers,
     long_lines,
     remove_rules,
     rotation,
@@ -111,7 +113,22 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     """Fields of a page with printed boxes: one field per box, one glyph per comb cell."""
     r = p.rules
     groups = group_cells(rules.cells, rules.thickness, segment_rules=r)
-    cc = Components(remove_rules(p.mask, rules, segment_rules=r), p.ink, rules=r)
+    # faint dividers inside a single box (a comb printed light, which rule finding misses):
+    # where they cut it into even cells, they are taken out and the box read as a comb
+    splits: dict[BBox, list[BBox]] = {}
+    clean = remove_rules(p.mask, rules, segment_rules=r)
+    for g in groups:
+        if len(g) != 1:
+            continue
+        spans = inner_dividers(p.mask, g[0], rules.thickness, r)
+        split = comb_split(g[0], spans, r)
+        if split is None:
+            continue  # lines that make no comb may be strokes (a tall 1): they stay
+        splits[g[0]] = split
+        _, y, _, h = g[0]
+        for a, b in spans:
+            clean[y : y + h, max(0, a - 1) : b + 1] = 0
+    cc = Components(clean, p.ink, rules=r)
     comb_cc = cc
     if any(len(g) > 1 for g in groups):
         comb_cc = Components(remove_rules(p.mask, rules, restore_vertical=False,
@@ -124,13 +141,17 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
         x1 = max(c[0] + c[2] for c in group)
         y1 = max(c[1] + c[3] for c in group)
         bbox = (x0, y0, x1 - x0, y1 - y0)
+        cells_cc = comb_cc
         if len(group) == 1:
-            comps = cc.inside(group[0], min_area)
-            fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
-            continue
+            split = splits.get(group[0])
+            if split is None:
+                comps = cc.inside(group[0], min_area)
+                fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
+                continue
+            group, cells_cc = split, cc
         segs: list[Segment] = []
         for cell in group:
-            comps = comb_cc.inside(cell, min_area)
+            comps = cells_cc.inside(cell, min_area)
             if not comps:
                 continue
             merged = comps[0]
@@ -138,11 +159,35 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
                 merged = merged.merged(c)
             if merged.h < r.comb_speck * cell[3] and merged.w < r.comb_speck * cell[2]:
                 continue  # a speck, not a digit: the cell is empty
-            crop = comb_cc.crop(merged)
+            crop = cells_cc.crop(merged)
             if crop is not None:
                 segs.append(Segment([[crop]]))
         fields.append(FieldCrops(bbox, segs, kind="comb"))
     return fields
+
+
+def comb_split(cell: BBox, spans: list[tuple[int, int]], r: SegmentRules) -> list[BBox] | None:
+    """The cells a box's inner dividers cut it into, when they make a comb: cells of one
+    pitch, where a cell ``divider_missing`` times as wide as the narrowest (a divider the scan
+    lost) is cut into that many, each no wider than ``comb_cell_aspect``; else None."""
+    if not spans:
+        return None
+    x, y, w, h = cell
+    edges = [x, *[(a + b) // 2 for a, b in spans], x + w]
+    pieces = [(a, b - a) for a, b in itertools.pairwise(edges) if b - a > 2]
+    if len(pieces) < 2:
+        return None
+    pitch = min(pw for _, pw in pieces)
+    cells: list[BBox] = []
+    for a, pw in pieces:
+        k = round(pw / pitch)
+        if k < 1 or k > r.divider_missing or abs(pw - k * pitch) > (r.divider_even - 1) * pitch:
+            return None
+        for i in range(k):
+            cells.append((a + round(i * pw / k), y, round(pw / k), h))
+    if max(c[2] for c in cells) > r.comb_cell_aspect * h:
+        return None
+    return cells
 
 
 def free_fields(p: Prepared) -> list[FieldCrops]:

@@ -200,6 +200,38 @@ def comb_runs(row: list[BBox], segment_rules: SegmentRules = RULES) -> list[list
     return runs
 
 
+def inner_dividers(mask: np.ndarray, cell: BBox, thickness: int,
+                   segment_rules: SegmentRules = RULES) -> list[tuple[int, int]]:
+    """Printed dividers inside a box: vertical lines from its top wall to its bottom wall,
+    however faint or broken (a comb printed with light dashed dividers, which the page's rule
+    finding does not take for rules), ``divider_span`` of its height long and no thicker than
+    the page's printed rules (``thickness``, px). ``(x0, x1)`` column spans, analysis px."""
+    r = segment_rules
+    x, y, w, h = cell
+    sub = mask[y : y + h, x : x + w]
+    if h < 8 or w < 8 or not sub.any():
+        return []
+    gap = max(2, round(r.divider_gap * h))
+    closed = cv2.morphologyEx(sub, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
+    span = max(3, round(r.divider_span * h))
+    lines = cv2.morphologyEx(closed, cv2.MORPH_OPEN, np.ones((span, 1), np.uint8))
+    cols: np.ndarray = np.asarray(lines.any(axis=0))
+    margin = max(2, round(r.divider_margin * w))
+    cols[:margin] = False  # the box's own walls and what is left of them
+    cols[w - margin :] = False
+    out: list[tuple[int, int]] = []
+    idx = np.flatnonzero(cols)
+    if idx.size == 0:
+        return out
+    starts = np.r_[idx[0], idx[1:][np.diff(idx) > 1]]
+    ends = np.r_[idx[:-1][np.diff(idx) > 1], idx[-1]]
+    for a, b in zip(starts, ends, strict=True):
+        # a printed line, not a pen stroke: no thicker than the page's rules
+        if b - a + 1 <= max(2, min(thickness + 1, r.divider_thick * h)):
+            out.append((x + int(a), x + int(b) + 1))
+    return out
+
+
 def long_lines(mask: np.ndarray, length: int) -> np.ndarray:
     """Horizontal rules at least ``length`` long (an underline, a box edge), as a 0/1 mask."""
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (min(length, mask.shape[1]), 1))

@@ -140,6 +140,21 @@ class SegmentRules:
     #: width over height: a comb's cell (one digit) is at most this wide; a wider cell in a
     #: row of cells (a table's) is a box of its own
     comb_cell_aspect: float = 1.6
+    #: fraction of a box's height: gaps this long in a faint divider inside it are bridged
+    divider_gap: float = 0.15
+    #: fraction of a box's height: a divider runs at least this far, wall to wall (a
+    #: handwritten 1 rarely reaches both walls)
+    divider_span: float = 0.85
+    #: fraction of a box's height: a divider is at most this thick (a printed line)
+    divider_thick: float = 0.08
+    #: fraction of a box's width: lines this close to its sides are its walls
+    divider_margin: float = 0.04
+    #: the cells between a box's dividers are a comb when each is within this factor of a
+    #: whole number of the narrowest's width (1.3: 30 % off at most)
+    divider_even: float = 1.3
+    #: cells: a cell between dividers this many pitches wide at most is cut into that many
+    #: (dividers the scan lost); wider, the box is no comb
+    divider_missing: int = 3
     #: fraction of a comb cell's width and height: ink smaller in both is a speck, not a digit
     comb_speck: float = 0.35
     # -- glyph crops
