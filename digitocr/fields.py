@@ -22,7 +22,7 @@ from .constraints import MAX_CANDIDATES, FieldRules, best_valid, decode, k_best
 from .errors import DigitOCRError, InputError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
-from .results import Field, Glyph
+from .results import Field, Glyph, review_reasons
 from .segment import AMOUNT, FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
 
 # the templates' names, still reachable as fields.X (pipeline, tests and bench use them)
@@ -255,12 +255,10 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     digits = [g for g in glyphs if g.kind == "digit"]
     text = "".join(g.label for g in digits)
     conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
+    value = amount_value([g.label for g in glyphs]) if f.name == AMOUNT and text else None
     # a field with ink but no digit read (only separators, say) is not a sure blank
-    review = min_conf > 0 and (conf < min_conf or "?" in text or (bool(glyphs) and not text))
-    value = None
-    if f.name == AMOUNT and text:
-        value = amount_value([g.label for g in glyphs])
-        review = review or (min_conf > 0 and value is None)  # separators that fit no reading
+    review = review_reasons(conf, text, min_conf, ink=bool(glyphs), amount=f.name == AMOUNT,
+                            value=value)
     x, y, w, h = f.bbox
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name,
                  value)
