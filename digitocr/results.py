@@ -47,6 +47,9 @@ class Glyph:
     confidence: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     kind: str = "digit"  # digit | separator
+    #: the segmentation rule whose reading this glyph is part of (``Candidate.rule``; empty for
+    #: a string reader's characters); never part of the record
+    rule: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,37 @@ class Glyph:
             "confidence": _r(self.confidence),
             "alternatives": [{"label": lab, "confidence": _r(c)} for lab, c in self.alternatives],
         }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate reading of a segment as the assembler scored it (``read --debug``)."""
+
+    #: the segmentation rule that proposed it (``segment.types.WHOLE`` lists them)
+    rule: str
+    #: its glyphs' best guesses, separators and signs included
+    text: str
+    #: the segmenter's prior against it (subtracted from its score)
+    prior: float
+    #: what the assembler compared: the glyphs' log-confidences and bonus, less the prior
+    score: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How one segment's reading was chosen: its candidates and the one that won (None when
+    the field's rules chose, over every segment at once: ``digitocr.constraints``)."""
+
+    #: the segment's place in its field, from 1
+    segment: int
+    candidates: tuple[Candidate, ...]
+    won: int | None
+
+    @property
+    def runner_up(self) -> float | None:
+        """The best score of the candidates that did not win (None: it had no rival)."""
+        rest = [c.score for k, c in enumerate(self.candidates) if k != self.won]
+        return max(rest) if rest and self.won is not None else None
 
 
 @dataclass
@@ -75,6 +109,9 @@ class Field:
     #: whether the reading satisfies its template field's rules (``digitocr.constraints``);
     #: None when the field has none
     valid: bool | None = None
+    #: how each segment's reading was chosen, kept only when asked (``ReadOptions.explain``,
+    #: ``read --debug``); never part of the record
+    choices: list[Choice] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def key(self) -> str:
