@@ -3,7 +3,9 @@ classification per page with each segment's best reading assembled into fields.
 
 Every crop of a page (all candidate cuts included) is normalised and classified in one
 ``predict_proba`` call; each segment then keeps the reading with the best score (sum of the
-glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty). The
+glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty); with
+``ReadOptions.explain`` each field keeps how (``Field.choices``: every candidate's rule, prior
+and score, the winner). Whether a field needs review is ``results.review_reasons``. The
 string readers' field assembly (``strings``, ``combined``) finds its fields here too, so neither
 imports the pipeline that calls it.
 """
@@ -215,7 +217,7 @@ def _choice(si: int, s: Segment, scores: list[float], won: int | None, probs: np
                             in zip(s.options, s.penalties, s.rules, scores, strict=True)), won)
 
 
-def explain(page: PageResult) -> list[str]:
+def choice_lines(page: PageResult) -> list[str]:
     """One line per segment of each field read with ``ReadOptions.explain``: its candidates
     (rule, reading, prior, score), the winner marked ``won``; a field whose rules chose over
     all its segments at once says so."""
@@ -236,9 +238,9 @@ def _num(x: float, places: int) -> str:
 
 
 def log_choices(page: PageResult) -> None:
-    """``explain``'s lines, each a debug message of this module's logger."""
+    """``choice_lines``, each a debug message of this module's logger."""
     if log.isEnabledFor(logging.DEBUG):
-        for line in explain(page):
+        for line in choice_lines(page):
             log.debug("%s", line)
 
 
