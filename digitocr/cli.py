@@ -57,13 +57,20 @@ def stop_on_signals() -> Iterator[None]:
 
 @contextlib.contextmanager
 def debug_log(name: str) -> Iterator[None]:
-    """Logger ``name``'s debug messages to stderr, ``debug: `` first, while the block runs."""
+    """Logger ``name``'s debug messages to stderr, ``debug: `` first, while the block runs
+    (control characters escaped, as on error lines: they hold file names)."""
     import logging
     import sys
 
+    from .writers import printable
+
+    class Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return printable(super().format(record))
+
     logger = logging.getLogger(name)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("debug: %(message)s"))
+    handler.setFormatter(Printable("debug: %(message)s"))
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
