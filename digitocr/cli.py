@@ -55,6 +55,32 @@ def stop_on_signals() -> Iterator[None]:
                 signal.signal(k, handler)
 
 
+@contextlib.contextmanager
+def debug_log(name: str) -> Iterator[None]:
+    """Logger ``name``'s debug messages to stderr, ``debug: `` first, while the block runs
+    (control characters escaped, as on error lines: they hold file names)."""
+    import logging
+    import sys
+
+    from .writers import printable
+
+    class Printable(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return printable(super().format(record))
+
+    logger = logging.getLogger(name)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Printable("debug: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def echo_err(message: str) -> None:
     """One progress or diagnostic line on stderr (control characters escaped: file names)."""
     from .writers import printable
@@ -545,12 +571,15 @@ def eda(
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False), default=None,
               help='JSON object of segmentation rule overrides, e.g. {"wide": 1.2} '
               "(digitocr.segment.SegmentRules).")
+@click.option("--debug", is_flag=True,
+              help="Log to stderr, a line per segment of each field, its candidate readings "
+              "(the rule that proposed each, its prior and score) and which won.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, per_page: bool,
     output: str | None, resume: bool, scheduler: str | None, min_confidence: float | None,
     workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
     deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
-    rules: str | None,
+    rules: str | None, debug: bool,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .errors import OutputError
@@ -596,6 +625,8 @@ def read(
         if not getattr(factory, "appendable", False) or (fmt == "wide" and tmpl is None):
             raise click.UsageError(f"--resume cannot append to --format {fmt}: use jsonl, csv, "
                                    "or wide with --template")
+    if scheduler is not None and debug:
+        raise click.UsageError("--debug logs in this process: not with --scheduler")
     if scheduler is not None and STDIN in files:
         raise click.UsageError("--scheduler reads files on the cluster: give files, not -")
     if output is not None and output != "-":
@@ -631,6 +662,9 @@ def read(
         polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
         timeout_per_file=timeout_per_file or None, rules=seg_rules)
     with stop_on_signals(), contextlib.ExitStack() as stack:
+        if debug:
+            options["explain"] = True
+            stack.enter_context(debug_log("digitocr.fields"))
         appender = stack.enter_context(open_resumable(str(output))) if resume else None
         stream = appender.stream if appender else stack.enter_context(open_output(output))
         writer = make_writer(factory, stream, [f.name for f in tmpl.fields] if tmpl else None)

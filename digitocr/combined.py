@@ -6,6 +6,8 @@
   Where the two disagree, the string's confidence is multiplied by ``DISAGREE`` and the field
   needs review: two readers that see the ink differently rarely make the *same* mistake, so
   agreement is the cheapest honest evidence that a reading is right.
+- Review (``results.review_reasons``): besides the per-digit reasons, a disagreement and a
+  cut cell read empty flag a field whatever ``--min-confidence`` is.
 - Every field found on a page (boxes, combs, free lines, a cheque's amount) and single digits:
   the per-digit classifier alone (``STRING_KINDS`` says why).
 
@@ -26,7 +28,7 @@ import numpy as np
 from .amounts import amount_value
 from .backends import Classifier, FitResult, Progress, StringReader, load_model, load_string_reader
 from .errors import ModelError
-from .results import Field
+from .results import Field, review_reasons
 from .strings import StringReading
 
 if TYPE_CHECKING:
@@ -161,11 +163,12 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
                                    StringReading(r.text, conf, r.chars), opts.min_confidence,
                                    glyph_box=box)
         value = string_amount_value(check, r.text) if found[i].name == AMOUNT else None
-        review = field.needs_review or not agree or not r.text
-        if found[i].name == AMOUNT and r.text and value is None:
-            review = review or opts.min_confidence > 0  # separators that fit no reading
-        out[i] = replace(field, needs_review=review, value=value)
+        review = review_reasons(conf, field.text, opts.min_confidence,
+                                amount=found[i].name == AMOUNT, value=value, agree=agree,
+                                cell=True)
+        out[i] = replace(field, needs_review=bool(review), value=value)
     for i, f in enumerate(found):  # a cell given to be read that yields no digit: say so
         if f.kind in STRING_KINDS and not out[i].text:
-            out[i] = replace(out[i], confidence=0.0, needs_review=True)
+            out[i] = replace(out[i], confidence=0.0, needs_review=bool(
+                review_reasons(0.0, "", opts.min_confidence, cell=True)))
     return out

@@ -3,13 +3,16 @@ classification per page with each segment's best reading assembled into fields.
 
 Every crop of a page (all candidate cuts included) is normalised and classified in one
 ``predict_proba`` call; each segment then keeps the reading with the best score (sum of the
-glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty). The
+glyphs' log-confidences, a small bonus per glyph, minus the segmenter's prior penalty); with
+``ReadOptions.explain`` each field keeps how (``Field.choices``: every candidate's rule, prior
+and score, the winner). Whether a field needs review is ``results.review_reasons``. The
 string readers' field assembly (``strings``, ``combined``) finds its fields here too, so neither
 imports the pipeline that calls it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +25,7 @@ from .constraints import MAX_CANDIDATES, FieldRules, best_valid, decode, k_best
 from .errors import DigitOCRError, InputError
 from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
-from .results import Field, Glyph
+from .results import Candidate, Choice, Field, Glyph, PageResult, review_reasons
 from .segment import AMOUNT, FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
 
 # the templates' names, still reachable as fields.X (pipeline, tests and bench use them)
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
 
 #: score bonus per digit glyph: stops the scorer from always preferring fewer, merged glyphs
 GLYPH_BONUS = 0.0
-
+#: ``read --debug`` logs each segment's candidates here (``log_choices``)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,6 +67,8 @@ class ReadOptions:
     gray: bool = True
     #: turn a page found sideways or upside down upright before reading it (``orientation``)
     orientation: bool = True
+    #: keep how each segment's reading was chosen (``Field.choices``, ``read --debug``)
+    explain: bool = False
 
 
 def get_segmenter(name: str) -> Segmenter:
@@ -184,15 +190,58 @@ def _assemble(fields: list[FieldCrops], probs: np.ndarray, index: dict[int, int]
             out.append(_constrained(n, f, probs, index, opts, r))
             continue
         glyphs: list[Glyph] = []
-        for s in f.segments:
+        choices: list[Choice] = []
+        for si, s in enumerate(f.segments, start=1):
             if not s.options:
                 continue
-            best = max(range(len(s.options)),
-                       key=lambda k: _score(s.options[k], s.penalties[k], probs, index, opts))
+            scores = [_score(o, p, probs, index, opts)
+                      for o, p in zip(s.options, s.penalties, strict=True)]
+            best = max(range(len(scores)), key=scores.__getitem__)
+            if opts.explain:
+                choices.append(_choice(si, s, scores, best, probs, index))
             for g in s.options[best]:
-                glyphs.append(_glyph(g, probs, index, opts.min_confidence))
+                glyphs.append(_glyph(g, probs, index, opts.min_confidence, s.rules[best]))
         out.append(_field(n, f, glyphs, opts.min_confidence))
+        out[-1].choices = choices
     return out
+
+
+def _choice(si: int, s: Segment, scores: list[float], won: int | None, probs: np.ndarray,
+            index: dict[int, int]) -> Choice:
+    """The record of one segment's candidates (``Field.choices``)."""
+    def text(opt: list[GlyphCrop]) -> str:
+        return "".join(str(int(np.argmax(probs[index[id(g)]]))) if g.kind == "digit"
+                       else g.label for g in opt)
+
+    return Choice(si, tuple(Candidate(rule, text(o), float(p), float(sc)) for o, p, rule, sc
+                            in zip(s.options, s.penalties, s.rules, scores, strict=True)), won)
+
+
+def choice_lines(page: PageResult) -> list[str]:
+    """One line per segment of each field read with ``ReadOptions.explain``: its candidates
+    (rule, reading, prior, score), the winner marked ``won``; a field whose rules chose over
+    all its segments at once says so."""
+    lines = []
+    for f in page.fields:
+        for c in f.choices:
+            cands = "; ".join(
+                f"{k.rule} {k.text!r} prior {_num(k.prior, 2)} score {_num(k.score, 3)}"
+                + (" won" if i == c.won else "") for i, k in enumerate(c.candidates))
+            tail = "" if c.won is not None else " (the field's rules chose)"
+            lines.append(f"{page.file} p{page.page} field {f.key} segment {c.segment}: "
+                         f"{cands}{tail}")
+    return lines
+
+
+def _num(x: float, places: int) -> str:
+    return f"{round(x, places) + 0.0:.{places}f}"  # + 0.0: never "-0.000"
+
+
+def log_choices(page: PageResult) -> None:
+    """``choice_lines``, each a debug message of this module's logger."""
+    if log.isEnabledFor(logging.DEBUG):
+        for line in choice_lines(page):
+            log.debug("%s", line)
 
 
 #: constrained decoding (a template field with rules): the ways of cutting the field's
@@ -207,15 +256,18 @@ def _constrained(n: int, f: FieldCrops, probs: np.ndarray, index: dict[int, int]
     """The field's most probable reading that satisfies ``rules`` over its segments' cuts and
     its glyphs' alternatives: a comb's cell count, touching digits cut in two when a length
     says so, a second-best digit when the best breaks a checksum."""
-    segs = [s for s in f.segments if s.options]
+    places = [si for si, s in enumerate(f.segments, start=1) if s.options]
+    segs = [f.segments[si - 1] for si in places]
     scores = [[_score(o, p, probs, index, opts) for o, p in zip(s.options, s.penalties,
                                                                  strict=True)] for s in segs]
+    choices = [_choice(si, s, sc, None, probs, index)
+               for si, s, sc in zip(places, segs, scores, strict=True)] if opts.explain else []
     orders = [sorted(range(len(sc)), key=sc.__getitem__, reverse=True) for sc in scores]
     positions = [[sc[k] for k in order] for sc, order in zip(scores, orders, strict=True)]
     first: Field | None = None
     best: tuple[float, Field] | None = None
     for score, idx in k_best(positions, SEGMENTINGS):
-        glyphs = [_glyph(g, probs, index, opts.min_confidence)
+        glyphs = [_glyph(g, probs, index, opts.min_confidence, s.rules[order[k]])
                   for s, order, k in zip(segs, orders, idx, strict=True)
                   for g in s.options[order[k]]]
         field = _field(n, f, glyphs, opts.min_confidence)
@@ -225,10 +277,13 @@ def _constrained(n: int, f: FieldCrops, probs: np.ndarray, index: dict[int, int]
         if got is not None and (best is None or score + got[0] > best[0]):
             best = (score + got[0], got[1])
     if best is not None:
+        best[1].choices = choices
         return best[1]
     if first is None:  # no segments: a blank field
         first = _field(n, f, [], opts.min_confidence)
-    return decode(first, rules, opts.min_confidence)
+    out = decode(first, rules, opts.min_confidence)
+    out.choices = choices
+    return out
 
 
 def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[int, int],
@@ -240,27 +295,26 @@ def _score(opt: list[GlyphCrop], penalty: float, probs: np.ndarray, index: dict[
     return total
 
 
-def _glyph(g: GlyphCrop, probs: np.ndarray, index: dict[int, int], min_conf: float) -> Glyph:
+def _glyph(g: GlyphCrop, probs: np.ndarray, index: dict[int, int], min_conf: float,
+           rule: str = "") -> Glyph:
     if g.kind != "digit":
-        return Glyph(g.bbox, g.label, 1.0, [], kind="separator")
+        return Glyph(g.bbox, g.label, 1.0, [], kind="separator", rule=rule)
     p = probs[index[id(g)]]
     top = np.argsort(-p, kind="stable")[:3]
     conf = float(p[top[0]])
     label = str(int(top[0]))  # the best guess stays; the field's review flag says "unsure"
     alts = [(str(int(k)), float(p[k])) for k in top]
-    return Glyph(g.bbox, label, conf, alts)
+    return Glyph(g.bbox, label, conf, alts, rule=rule)
 
 
 def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field:
     digits = [g for g in glyphs if g.kind == "digit"]
     text = "".join(g.label for g in digits)
     conf = float(np.prod([g.confidence for g in digits])) if digits else 1.0
+    value = amount_value([g.label for g in glyphs]) if f.name == AMOUNT and text else None
     # a field with ink but no digit read (only separators, say) is not a sure blank
-    review = min_conf > 0 and (conf < min_conf or "?" in text or (bool(glyphs) and not text))
-    value = None
-    if f.name == AMOUNT and text:
-        value = amount_value([g.label for g in glyphs])
-        review = review or (min_conf > 0 and value is None)  # separators that fit no reading
+    review = review_reasons(conf, text, min_conf, ink=bool(glyphs), amount=f.name == AMOUNT,
+                            value=value)
     x, y, w, h = f.bbox
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name,
                  value)

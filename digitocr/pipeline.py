@@ -1,7 +1,8 @@
 """``read()``: files → pages → fields → one batched classification per page → PageResults.
 
 Finding a page's fields and classifying every crop of a page in one ``predict_proba`` call
-live in ``fields`` (with the templates and ``ReadOptions``). A file that cannot be read becomes
+live in ``fields`` (with the templates and ``ReadOptions``), drawing ``--annotate``'s pictures
+in ``annotate``. A file that cannot be read becomes
 an error record and the batch goes on. With ``workers > 1`` files are
 read in a process pool and results still come back in input order.
 """
@@ -9,7 +10,6 @@ read in a process pool and results still come back in input order.
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing
 import os
 import sys
@@ -24,6 +24,16 @@ from typing import Any
 import numpy as np
 
 from . import orientation
+from .annotate import (  # noqa: F401  (pipeline.X for tests and bench)
+    ANNOTATE_MIN_SIDE,
+    FIELD_COLOUR,
+    GLYPH_COLOUR,
+    REVIEW_COLOUR,
+    SEPARATOR_COLOUR,
+    UNSURE_COLOUR,
+    annotate,
+    annotation_path,
+)
 from .backends import Classifier, Reader, StringReader, load_reader
 from .combined import AutoReader
 from .combined import read_fields as read_combined
@@ -42,6 +52,7 @@ from .fields import (  # noqa: F401
     get_segmenter,
     layouts,
     load_template,
+    log_choices,
 )
 from .io import (
     DEFAULT_DPI,
@@ -95,7 +106,8 @@ def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
         PageResult(page.file, page.page, page.width, page.height, fields), opts.template, reg,
         opts.min_confidence), est)
     if opts.annotate is not None:
-        annotate(page, result, opts.annotate, opts.annotate_root, opts.min_confidence)
+        annotate(page, result, opts.annotate, opts.annotate_root, opts.min_confidence,
+                 opts.explain)
     return result
 
 
@@ -273,7 +285,7 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
                 opts.min_confidence), it.turn)
             if opts.annotate is not None and it.image is not None:
                 annotate(Page(it.file, it.page, it.image), result, opts.annotate,
-                         opts.annotate_root, opts.min_confidence)
+                         opts.annotate_root, opts.min_confidence, opts.explain)
         except DigitOCRError:
             raise
         except Exception as exc:
@@ -406,10 +418,12 @@ def read_options(
     orientation: bool = True,
     annotate_root: str = "",
     rules: SegmentRules | str | Path | None = None,
+    explain: bool = False,
 ) -> ReadOptions:
     """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout, a bad template or
     rules file fails here, before any file is read; the ``annotate`` folder is made.
-    ``rules``: the segmentation rules (or a ``--rules`` JSON file of overrides)."""
+    ``rules``: the segmentation rules (or a ``--rules`` JSON file of overrides); ``explain``
+    keeps how each segment's reading was chosen (``Field.choices``)."""
     get_segmenter(layout)  # fail early on an unknown layout
     tmpl = template if isinstance(template, Template) or template is None else load_template(
         template)
@@ -424,7 +438,7 @@ def read_options(
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
                        annotate=ann, annotate_root=annotate_root if ann else "",
                        timeout=timeout_per_file or None, orientation=orientation,
-                       segment=SegmentOptions(rules=_rules(rules)))
+                       segment=SegmentOptions(rules=_rules(rules)), explain=explain)
 
 
 def _rules(rules: SegmentRules | str | Path | None) -> SegmentRules:
@@ -450,6 +464,7 @@ def read(
     timeout_per_file: float | None = None,
     orientation: bool = True,
     rules: SegmentRules | str | Path | None = None,
+    explain: bool = False,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
@@ -459,7 +474,9 @@ def read(
     (under ``POOL_MIN_FILES`` files) read in this process. ``min_confidence=None`` takes the
     model's own review threshold (``review_threshold``). ``orientation`` turns pages found
     sideways or upside down upright before reading them (``digitocr.orientation``). ``rules``
-    tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides). Every record
+    tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides). ``explain``
+    logs each page's segment choices as it is yielded (``fields.log_choices``: the debug
+    messages of logger ``digitocr.fields``; per-digit readings only). Every record
     carries the run's ``provenance`` (digitocr's version, the model and its checksum, the
     layout).
     """
@@ -473,7 +490,7 @@ def read(
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
                         orientation=orientation, annotate_root=_common_folder(files),
-                        rules=rules)
+                        rules=rules, explain=explain)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers
@@ -489,6 +506,8 @@ def read(
 
         for page in read_files(files, classifier, opts, done):
             page.provenance = prov
+            if explain:
+                log_choices(page)
             yield page
         return
     if not isinstance(model, (Classifier, StringReader)):
@@ -523,6 +542,8 @@ def read(
             chunk, fut = pending.popleft()
             for page in fut.result():
                 page.provenance = prov
+                if explain:
+                    log_choices(page)
                 yield page
             for path in chunk:
                 finished += 1
@@ -560,115 +581,3 @@ def _common_folder(files: list[str]) -> str:
         return os.path.commonpath(dirs) if dirs else ""
     except ValueError:  # different drives (Windows)
         return ""
-
-
-def annotation_path(folder: Path, file: str, page: int, root: str = "") -> Path:
-    """``folder/<path below root>/<file name>-p<page>.png``: files of the same stem in other
-    folders or with another suffix (``a/x.jpg``, ``b/x.png``, ``x.jpg``) never collide."""
-    if file == "<stdin>":
-        return folder / f"stdin-p{page}.png"
-    path = os.path.abspath(file)
-    rel = os.path.relpath(path, root) if root else path.lstrip(os.sep)
-    if rel.startswith(os.pardir):  # not below root (cannot happen with the common folder)
-        rel = path.lstrip(os.sep)
-    return folder / f"{rel}-p{page}.png"
-
-
-#: annotations enlarge smaller pages to this longer side, so that a 150x50 cheque amount gets
-#: labels a reviewer can read without hiding its digits
-ANNOTATE_MIN_SIDE = 720
-#: BGR colours of the annotations (a flagged glyph is orange, apart from a flagged field's red)
-FIELD_COLOUR, REVIEW_COLOUR = (200, 90, 0), (0, 0, 230)
-GLYPH_COLOUR, UNSURE_COLOUR, SEPARATOR_COLOUR = (0, 150, 0), (0, 140, 255), (130, 130, 130)
-
-
-def _label(canvas: np.ndarray, text: str, org: tuple[int, int], colour: tuple[int, int, int],
-           scale: float, thick: int) -> int:
-    """Put ``text`` with its baseline at ``org`` on a white box (readable over ink and scan
-    backgrounds), kept inside the canvas; return its width."""
-    import cv2
-
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
-    x = min(max(0, org[0]), max(0, canvas.shape[1] - tw - 2))
-    y = min(max(th + 2, org[1]), canvas.shape[0] - base - 1)
-    cv2.rectangle(canvas, (x - 1, y - th - 2), (x + tw + 1, y + base), (255, 255, 255), -1)
-    cv2.putText(canvas, text, (x, y), font, scale, colour, thick, cv2.LINE_AA)
-    return int(tw)
-
-
-def annotate(page: Page, result: PageResult, folder: Path, root: str = "",
-             min_confidence: float = 0.0) -> Path:
-    """Draw fields (blue, red when flagged for review) with their text, each glyph's best guess
-    under its box (green; orange when below ``min_confidence``; separators grey) and a legend;
-    write a PNG. Small pages are enlarged first and label size follows the page's size."""
-    import cv2
-
-    img = page.image
-    bgr = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else cv2.cvtColor(
-        img, cv2.COLOR_RGB2BGR)
-    h, w = img.shape[:2]
-    up = max(1, min(8, math.ceil(ANNOTATE_MIN_SIDE / max(h, w, 1))))
-    if up > 1:  # nearest neighbour: the reviewer sees the pixels the reader saw
-        bgr = cv2.resize(bgr, (w * up, h * up), interpolation=cv2.INTER_NEAREST)
-    text_px = max(18, round(0.014 * max(bgr.shape[:2])))  # digit height of the labels
-    # getTextSize's height includes room above the digits: they are about 0.8 of it.
-    scale = text_px / (0.8 * cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 1)[0][1])
-    thick = max(1, round(text_px / 12))
-    line = round(text_px * 1.8)
-    legend = [("field", FIELD_COLOUR), ("field to review", REVIEW_COLOUR),
-              ("digit (best guess)", GLYPH_COLOUR)]
-    if min_confidence > 0:
-        legend.append((f"digit below {min_confidence:g} (best guess)", UNSURE_COLOUR))
-    if any(g.kind != "digit" for f in result.fields for g in f.glyphs):
-        legend.append(("separator", SEPARATOR_COLOUR))
-    # Lay the legend out in rows first: it sets how tall the bottom band is.
-    rows: list[list[tuple[str, tuple[int, int, int]]]] = [[]]
-    width, x = bgr.shape[1], 0
-    for entry in legend:
-        need = text_px * 2 + cv2.getTextSize(entry[0], cv2.FONT_HERSHEY_SIMPLEX, scale,
-                                              thick)[0][0]
-        if x and x + need > width:
-            rows.append([])
-            x = 0
-        rows[-1].append(entry)
-        x += need
-    # Bands above the page (labels of fields at its top) and below it (labels of glyphs at its
-    # bottom, then the legend), so that no label is cut or covers another.
-    glyph_row = text_px + 12
-    top, bottom = text_px + 12, glyph_row + line * len(rows) + text_px // 2
-    canvas = cv2.copyMakeBorder(bgr, top, bottom, 0, 0, cv2.BORDER_CONSTANT,
-                                value=(255, 255, 255))
-
-    def box(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        return b[0] * up, b[1] * up + top, b[2] * up, b[3] * up
-
-    for f in result.fields:
-        x0, y0, fw, fh = box(f.bbox)
-        colour = REVIEW_COLOUR if f.needs_review else FIELD_COLOUR
-        cv2.rectangle(canvas, (x0, y0), (x0 + fw, y0 + fh), colour, max(1, thick))
-        for g in f.glyphs:
-            gx, gy, gw, gh = box(g.bbox)
-            unsure = g.kind == "digit" and min_confidence > 0 and g.confidence < min_confidence
-            gcol = SEPARATOR_COLOUR if g.kind != "digit" else (
-                UNSURE_COLOUR if unsure else GLYPH_COLOUR)
-            cv2.rectangle(canvas, (gx, gy), (gx + gw, gy + gh), gcol, max(1, thick // 2))
-            tw = cv2.getTextSize(g.label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0]
-            _label(canvas, g.label, (gx + (gw - tw) // 2, gy + gh + text_px + 6), gcol, scale,
-                   thick)
-        text = f"{f.key}: {f.text} ({f.confidence:.2f})" + (" REVIEW" if f.needs_review else "")
-        _label(canvas, text, (x0, y0 - max(3, thick * 2)), colour, scale, thick)
-    y = top + bgr.shape[0] + glyph_row + line - (line - text_px) // 2
-    for row in rows:
-        x = text_px // 2
-        for name, colour in row:
-            cv2.rectangle(canvas, (x, y - text_px), (x + text_px, y), colour, -1)
-            x += round(text_px * 1.4)
-            x += _label(canvas, name, (x, y), (40, 40, 40), scale, thick) + text_px
-        y += line
-    out = annotation_path(folder, page.file, page.page, root)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ok, png = cv2.imencode(".png", canvas)
-    if ok:  # not cv2.imwrite: it cannot take a name that is not UTF-8
-        out.write_bytes(png.tobytes())
-    return out

@@ -1,5 +1,6 @@
 """What ``read`` returns: PageResult → Field → Glyph, and the JSON Schema their dicts follow;
-what a string reader returns: StringReading → CharSpan."""
+what a string reader returns: StringReading → CharSpan; when a field needs review
+(``review_reasons``, the one rule every reader's field assembly uses)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ class Glyph:
     confidence: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     kind: str = "digit"  # digit | separator
+    #: the segmentation rule whose reading this glyph is part of (``Candidate.rule``; empty for
+    #: a string reader's characters); never part of the record
+    rule: str = field(default="", repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +59,37 @@ class Glyph:
             "confidence": _r(self.confidence),
             "alternatives": [{"label": lab, "confidence": _r(c)} for lab, c in self.alternatives],
         }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate reading of a segment as the assembler scored it (``read --debug``)."""
+
+    #: the segmentation rule that proposed it (``segment.types.WHOLE`` lists them)
+    rule: str
+    #: its glyphs' best guesses, separators and signs included
+    text: str
+    #: the segmenter's prior against it (subtracted from its score)
+    prior: float
+    #: what the assembler compared: the glyphs' log-confidences and bonus, less the prior
+    score: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How one segment's reading was chosen: its candidates and the one that won (None when
+    the field's rules chose, over every segment at once: ``digitocr.constraints``)."""
+
+    #: the segment's place in its field, from 1
+    segment: int
+    candidates: tuple[Candidate, ...]
+    won: int | None
+
+    @property
+    def runner_up(self) -> float | None:
+        """The best score of the candidates that did not win (None: it had no rival)."""
+        rest = [c.score for k, c in enumerate(self.candidates) if k != self.won]
+        return max(rest) if rest and self.won is not None else None
 
 
 @dataclass
@@ -74,6 +109,9 @@ class Field:
     #: whether the reading satisfies its template field's rules (``digitocr.constraints``);
     #: None when the field has none
     valid: bool | None = None
+    #: how each segment's reading was chosen, kept only when asked (``ReadOptions.explain``,
+    #: ``read --debug``); never part of the record
+    choices: list[Choice] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -96,6 +134,51 @@ class Field:
         if self.valid is not None:
             out["valid"] = self.valid
         return out
+
+
+#: why a field needs review (``review_reasons``). The first four count only under a review
+#: threshold (``--min-confidence`` above 0); the last two always do.
+#: its confidence is below the threshold
+LOW_CONFIDENCE = "low confidence"
+#: a ``?`` in its text (a reader that writes one for a character it cannot tell)
+UNSURE_CHARACTER = "unsure character"
+#: ink was found (or a crop given to be read) but no digit read: not a sure blank
+NO_DIGIT = "no digit"
+#: an amount with digits whose separators fit no reading (``amounts.amount_value`` is None)
+AMOUNT_UNREAD = "amount unread"
+#: ``--model auto``: the per-digit classifier's check reads the field otherwise
+READERS_DISAGREE = "readers disagree"
+#: ``--model auto``: a cut cell given to be read yields no digit
+EMPTY_CELL = "empty cell"
+REVIEW_REASONS = (LOW_CONFIDENCE, UNSURE_CHARACTER, NO_DIGIT, AMOUNT_UNREAD, READERS_DISAGREE,
+                  EMPTY_CELL)
+
+
+def review_reasons(confidence: float, text: str, min_confidence: float, *, ink: bool = True,
+                   amount: bool = False, value: str | None = None, agree: bool = True,
+                   cell: bool = False) -> tuple[str, ...]:
+    """Why a field needs review, in the order of ``REVIEW_REASONS`` (empty: it does not).
+
+    ``text`` is the field's digits, ``confidence`` its reading's; ``ink``: something was there
+    to read (glyphs found, a crop given to a string reader); ``amount``: the field is an amount
+    and ``value`` its value (None: its separators fit no reading); ``agree``: a second reader
+    read the same (``--model auto``); ``cell``: a cut cell that had to hold digits.
+    """
+    out: list[str] = []
+    if min_confidence > 0:
+        if confidence < min_confidence:
+            out.append(LOW_CONFIDENCE)
+        if "?" in text:
+            out.append(UNSURE_CHARACTER)
+        if ink and not text:
+            out.append(NO_DIGIT)
+        if amount and text and value is None:
+            out.append(AMOUNT_UNREAD)
+    if not agree:
+        out.append(READERS_DISAGREE)
+    if cell and not text:
+        out.append(EMPTY_CELL)
+    return tuple(out)
 
 
 @dataclass(frozen=True)

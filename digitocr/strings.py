@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from .results import CharSpan, Field, Glyph, StringReading
+from .results import CharSpan, Field, Glyph, StringReading, review_reasons
 from .segment.ink import ink_map
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def field_from_reading(n: int, box: tuple[int, int, int, int], name: str | None,
         label = c.label  # the best guess stays; the field's review flag says "unsure"
         glyphs.append(Glyph((gx, gy0, gw, gh0), label, c.confidence, list(c.alternatives)))
     text = "".join(g.label for g in glyphs) if glyphs else r.text
-    review = min_conf > 0 and (r.confidence < min_conf or "?" in text or not text)
+    review = review_reasons(r.confidence, text, min_conf)  # a crop was given: ink=True
     return Field(n, (x, y, w, h), text, float(r.confidence), bool(review), glyphs, name)
 
 

@@ -161,3 +161,25 @@ def test_a_field_of_separators_only_is_flagged_not_a_sure_blank() -> None:
     assert _field(1, FieldCrops((0, 0, 40, 20), []), [dash], 0.9).needs_review
     assert not _field(1, FieldCrops((0, 0, 40, 20), []), [], 0.9).needs_review  # nothing there
     assert not _field(1, FieldCrops((0, 0, 40, 20), []), [dash], 0.0).needs_review  # review off
+
+
+def test_review_reasons_are_one_rule_for_every_reader() -> None:
+    from digitocr.results import (
+        AMOUNT_UNREAD,
+        EMPTY_CELL,
+        LOW_CONFIDENCE,
+        NO_DIGIT,
+        READERS_DISAGREE,
+        UNSURE_CHARACTER,
+        review_reasons,
+    )
+
+    assert review_reasons(0.95, "12", 0.9) == ()
+    assert review_reasons(0.5, "1?", 0.9) == (LOW_CONFIDENCE, UNSURE_CHARACTER)
+    assert review_reasons(1.0, "", 0.9) == (NO_DIGIT,)  # a string crop read empty
+    assert review_reasons(1.0, "", 0.9, ink=False) == ()  # a blank field
+    assert review_reasons(1.0, "12", 0.9, amount=True, value=None) == (AMOUNT_UNREAD,)
+    assert review_reasons(1.0, "12", 0.9, amount=True, value="12.00") == ()
+    # without a threshold only a disagreement and an empty cut cell flag a field
+    assert review_reasons(0.1, "?", 0.0, amount=True) == ()
+    assert review_reasons(0.1, "", 0.0, agree=False, cell=True) == (READERS_DISAGREE, EMPTY_CELL)

@@ -363,3 +363,32 @@ def test_a_300_dpi_pdf_registers_to_a_150_dpi_template() -> None:
         assert [f.text for f in page.fields] == [f["text"] for f in t["fields"]]
         assert page.width == 2480  # rendered at 300 dpi; boxes in its pixels
         assert 650 < page.fields[0].bbox[0] < 760
+
+
+def test_a_ruled_fields_choices_say_its_rules_chose() -> None:
+    """With ``explain`` a field whose rules chose over all its segments keeps every segment's
+    candidates, none marked the winner (``Choice.won`` None, no runner-up)."""
+    from dataclasses import replace
+
+    from digitocr.fields import choice_lines
+    from digitocr.results import PageResult
+
+    ink = np.zeros((28, 28), np.float32)
+    ink[6:22, 8:20] = 1.0
+    whole, left, right = (GlyphCrop((0, 0, 20, 30), ink), GlyphCrop((0, 0, 10, 30), ink),
+                          GlyphCrop((10, 0, 10, 30), ink))
+    seg = Segment([[whole], [left, right]], [0.0, 0.5], ["whole", "cut:2"])
+    crops = [FieldCrops((0, 0, 40, 40), [seg], kind="template", name="n")]
+    clf = Rows([{8: 0.9, 3: 0.1}, {3: 0.8, 5: 0.2}, {0: 0.8, 6: 0.2}])
+    box = {"name": "n", "bbox": [0, 0, 40, 40], "length": 2}
+    ruled = ReadOptions(template=parse_template({"fields": [box]}), explain=True)
+    (f,) = classify_fields(crops, clf, ruled)
+    assert f.text == "30" and [g.rule for g in f.glyphs] == ["cut:2", "cut:2"]
+    [c] = f.choices
+    assert (c.won, c.runner_up, [k.rule for k in c.candidates]) == (None, None,
+                                                                    ["whole", "cut:2"])
+    assert choice_lines(PageResult("x.png", 1, fields=[f])) == [
+        "x.png p1 field n segment 1: whole '8' prior 0.00 score -0.106; "
+        "cut:2 '30' prior 0.50 score -0.948 (the field's rules chose)"]
+    (plain,) = classify_fields(crops, clf, replace(ruled, explain=False))
+    assert plain.choices == [] and plain.to_dict() == f.to_dict()

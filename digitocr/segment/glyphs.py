@@ -3,7 +3,8 @@
 Small pieces are separators (``.`` ``,`` ``-``) and thin leaning strokes or crossed S shapes
 signs (``/``, ``$``); pieces that overlap in x are joined (broken strokes), pieces that nearly
 touch are offered merged and apart, and wide pieces get candidate cuts (touching digits). Each
-alternative carries a prior (``Segment.penalties``); the classifier's confidence decides.
+alternative carries a prior (``Segment.penalties``) and the name of the rule that proposed it
+(``Segment.rules``, listed at ``types.WHOLE``); the classifier's confidence decides.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 
 from .components import Comp, Components
-from .types import GlyphCrop, Segment, SegmentRules
+from .types import WHOLE, GlyphCrop, Segment, SegmentRules
 
 
 def string_segments(cc: Components, comps: list[Comp], *,
@@ -75,7 +76,7 @@ def string_segments(cc: Components, comps: list[Comp], *,
         if (c.h < r.dot * dh and c.w < r.sep_width * dh) or dash:
             sep = _separator(c, dh, cc)
             if sep is not None:
-                segs.append(Segment([[sep]]))
+                segs.append(Segment([[sep]], rules=["separator"]))
             i += 1
             continue
         sign = _sign(cc, c, dh, leading=not any(o[0].kind == "digit" for sg in segs
@@ -108,7 +109,8 @@ def string_segments(cc: Components, comps: list[Comp], *,
                 segs.append(Segment([[whole], pieces],
                                     [max(0.0, ratio - r.merge_even) * r.merge_prior,
                                      max(0.0, r.merge_even - ratio) * r.merge_prior
-                                     + _stub_penalty(pieces, dh, r)]))
+                                     + _stub_penalty(pieces, dh, r)],
+                                    ["join:near", "apart:near"]))
                 i = j
                 continue
         seg = _cut_options(cc, c, dh, max_split)
@@ -116,8 +118,11 @@ def string_segments(cc: Components, comps: list[Comp], *,
             crops = [cc.crop(p) for p in apart[i]]
             pieces = [p for p in crops if p is not None]
             if len(pieces) == len(crops):
+                if seg.rules and seg.rules[0] == WHOLE:
+                    seg.rules[0] = "join:overlap"
                 seg.options.append(pieces)
                 seg.penalties.append(r.apart_prior)
+                seg.rules.append("apart:overlap")
         segs.append(seg)
         i += 1
     return segs
@@ -201,10 +206,12 @@ def _sign_segment(cc: Components, c: Comp, label: str, penalty: float) -> Segmen
     sign = cc.crop(c, kind="separator", label=label)
     if sign is None:
         return None
+    rule = f"sign:{label}"
     if penalty == 0.0:
-        return Segment([[sign]])
+        return Segment([[sign]], rules=[rule])
     whole = cc.crop(c)
-    return Segment([[whole], [sign]], [0.0, penalty]) if whole is not None else None
+    return Segment([[whole], [sign]], [0.0, penalty], [WHOLE, rule]) if whole is not None else (
+        None)
 
 
 def _one_stroke(cc: Components, c: Comp) -> bool:
@@ -235,36 +242,38 @@ def _cut_options(cc: Components, c: Comp, dh: float, max_split: int) -> Segment:
     whole = cc.crop(c)
     options: list[list[GlyphCrop]] = [[whole]] if whole else []
     penalties: list[float] = [0.0] if whole else []
+    rules: list[str] = [WHOLE] if whole else []
     ratio = c.w / max(dh, 1.0)
     if ratio < r.neck_ratio:
-        return Segment(options, penalties)
+        return Segment(options, penalties, rules)
     own = cc.own(c)
     profile = own.sum(axis=0).astype(np.float32)
     if len(profile) >= 5:
         profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
-    candidates: list[tuple[list[int], float]] = []  # cut columns and their prior
+    candidates: list[tuple[list[int], float, str]] = []  # cut columns, prior, rule
     if ratio < r.even_cut * 2:
         # too narrow for two digits, unless a thin neck joins two tall parts (a 1 touching)
         neck = _neck(own, profile, dh, r)
         if neck is not None:
-            candidates.append(([neck], r.neck_prior))
+            candidates.append(([neck], r.neck_prior, "cut:neck"))
     for k in range(2, max_split + 1):
         if ratio < r.even_cut * k or ratio > r.piece_width * k:
             continue
         narrow = max(0.0, r.wide - ratio / (k - 1)) * r.narrow_cut
-        candidates += [(cuts, narrow) for cuts in _best_cuts(profile, k, r)]
-    for cuts, prior in candidates:
+        candidates += [(cuts, narrow, f"cut:{k}") for cuts in _best_cuts(profile, k, r)]
+    for cuts, prior, rule in candidates:
         pieces = [cc.crop(c, (c.x0 + a, c.x0 + b)) for a, b in pairwise([0, *cuts, c.w])]
         if all(p is not None and p.bbox[2] >= r.cut_min_width for p in pieces):
             options.append([p for p in pieces if p is not None])
             cost = float(sum(profile[x] for x in cuts)) / max(float(profile.max()), 1.0)
             penalties.append(r.cut_ink * cost + prior
                              + _stub_penalty(options[-1], dh, r, ratio < r.wide))
+            rules.append(rule)
     if not options:
         return Segment([], [])
     if ratio > r.wide and penalties:
         penalties[0] += ratio - r.wide
-    return Segment(options, penalties)
+    return Segment(options, penalties, rules)
 
 
 def _neck(own: np.ndarray, profile: np.ndarray, dh: float, r: SegmentRules) -> int | None:

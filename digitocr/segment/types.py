@@ -39,16 +39,31 @@ class GlyphCrop:
     label: str = ""  # the separator's character
 
 
+#: the rules that propose a segment's readings (``Segment.rules``), as ``--debug`` names them:
+#: ``whole`` (the ink as found), ``cut:2``/``cut:3`` (cut into so many pieces at low ink),
+#: ``cut:neck`` (cut at a thin bridge), ``join:near``/``apart:near`` (pieces that nearly
+#: touch, merged or read apart), ``join:overlap``/``apart:overlap`` (tall pieces overlapping
+#: in x, joined or read apart), ``sign:/``/``sign:$`` (a sign, left out of the text),
+#: ``separator`` (``.``, ``,``, ``-``); a plugin's unnamed alternatives are ``option:K``
+WHOLE = "whole"
+
+
 @dataclass
 class Segment:
-    """A run of ink with alternative readings; ``options[0]`` is the segmenter's first guess."""
+    """A run of ink with alternative readings; ``options[0]`` is the segmenter's first guess.
+
+    ``penalties[k]`` is the prior against ``options[k]`` (subtracted from its score) and
+    ``rules[k]`` names the rule that proposed it (``WHOLE`` and its neighbours above)."""
 
     options: list[list[GlyphCrop]]
     penalties: list[float] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.penalties:
             self.penalties = [0.0] * len(self.options)
+        if not self.rules:
+            self.rules = [WHOLE if k == 0 else f"option:{k}" for k in range(len(self.options))]
 
 
 @dataclass
