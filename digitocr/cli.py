@@ -321,6 +321,7 @@ def train(
         extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
         val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
         non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
+        force=force,
     )
     meta = run_training(config, progress=echo_err)
     from .training import headline

@@ -27,7 +27,7 @@ import numpy as np
 from .backends import FORMAT_VERSION, METADATA, resolve_model_dir, write_metadata
 from .errors import DataError
 from .strings import exact_match
-from .training import library_versions
+from .training import check_out, library_versions
 
 LABELS = "labels.csv"
 #: what the shipped string reader can write (its CTC outputs)
@@ -157,8 +157,7 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
 
     start = time.perf_counter()
     out = Path(config.out)
-    if out.exists() and any(out.iterdir()) and not config.force:
-        raise DataError(f"{out}: not empty (use --force to overwrite the model there)")
+    check_out(out, config.force)
     readers = get_string_readers()
     if config.backend not in readers or config.backend == "auto":
         raise DataError(f"{config.backend!r} is not a trainable string reader")

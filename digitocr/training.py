@@ -43,6 +43,17 @@ class TrainConfig:
     limit: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
+    #: overwrite a model already in ``out`` (else a non-empty ``out`` is refused)
+    force: bool = False
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to train into a non-empty model directory unless ``force`` (before any work, so
+    that a long run never ends by overwriting a model someone still wanted)."""
+    if out.is_file():
+        raise DataError(f"{out}: is a file, not a model directory")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DataError(f"{out}: not empty (use --force to overwrite the model there)")
 
 
 def library_versions() -> dict[str, str]:
@@ -160,6 +171,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
             f"unknown backend {config.backend!r} (registered: {', '.join(sorted(backends))})"
         )
     out = Path(config.out)
+    check_out(out, config.force)
     start = time.perf_counter()
     say(f"loading data ({config.data or 'MNIST'})")
     test = load_source(config.data, "test")
