@@ -155,8 +155,9 @@ data_option = click.option(
     default=None,
     envvar="DIGITOCR_DATA",
     show_envvar=True,
-    help="MNIST IDX folder (or a folder holding mnist/), an .npz, or a folder of digit "
-    "sub-folders 0-9. Without it MNIST is downloaded through Keras.",
+    help="MNIST IDX folder (or a folder holding mnist/), an .npz, a folder of digit "
+    "sub-folders 0-9, or string images with per-digit boxes (*.coco.json; split by image). "
+    "String readers: a folder with labels.csv. Without it MNIST is downloaded through Keras.",
 )
 
 

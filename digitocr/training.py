@@ -83,11 +83,17 @@ def stratified_subset(ds: Dataset, n: int, seed: int) -> Dataset:
 
 
 def validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Seeded stratified train/validation split (validation empty when fraction is 0)."""
+    """Seeded stratified train/validation split (validation empty when fraction is 0); by
+    whole images when the items were cut from string images (``Dataset.groups``)."""
     if fraction <= 0:
         return ds, ds.subset(np.arange(0))
     if not fraction < 1:
         raise DataError(f"validation split must be below 1, got {fraction}")
+    if ds.groups is not None:
+        from .data import group_split
+
+        tr_idx, va_idx = group_split(ds.groups, fraction, seed)
+        return ds.subset(tr_idx), ds.subset(va_idx)
     from sklearn.model_selection import train_test_split
 
     tr, va = train_test_split(
