@@ -230,6 +230,10 @@ data_option = click.option(
               "small set does not make the reader forget.")
 @click.option("--copies", type=click.IntRange(0), default=2, show_default=True,
               help="String readers: augmented copies of each real crop.")
+@click.option("--alphabet", default=None,
+              help="String readers: the characters the reader writes (digits and ASCII "
+              "letters), e.g. 0123456789ab; labels with others are skipped [default: the "
+              "--init model's, the ten digits].")
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
 def train(
     backend: str,
@@ -262,6 +266,7 @@ def train(
     synthetic: int,
     copies: int,
     force: bool,
+    alphabet: str | None,
 ) -> None:
     """Train a BACKEND (cnn, knn, svm, ensemble, crnn, or a plugin's) and save it with metadata.
 
@@ -282,13 +287,15 @@ def train(
             val_split=val_split, init="" if (init_model or "crnn") == "none"
             else (init_model or "crnn"), epochs=epochs or 3, batch_size=batch_size or 32,
             learning_rate=lr or 5e-4, seed=seed, copies=copies, synthetic=synthetic,
-            limit=limit, force=force)
+            limit=limit, force=force, alphabet=alphabet)
         smeta = train_strings(scfg, echo_err)
         click.echo(f"{scfg.out}: validation exact match "
                    f"{smeta['metrics']['validation_exact_match']:.4f} "
                    f"({smeta['metrics']['validation_items']} crops), "
                    f"trained in {smeta['wall_time_s']}s")
         return
+    if alphabet is not None:
+        raise click.UsageError("--alphabet only applies to string readers (crnn)")
     if backend not in get_classifiers():
         names = ", ".join(sorted(get_classifiers()))
         raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
