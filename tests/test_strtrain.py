@@ -210,3 +210,8 @@ def test_train_crnn_learns_a_wider_alphabet(tmp_path: Path) -> None:
 
     (page,) = json.loads(read.output)
     validate(page)
+    # evaluate scores the labels the model can write: 12 of 13 (not "4c"), not only digits
+    ev = CliRunner().invoke(cli, ["evaluate", "--model", str(out), "--data", str(data),
+                                  "--layout", "string", "--no-figures", "--json"])
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.stdout)["digit_labels"] == 12
