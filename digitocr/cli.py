@@ -181,8 +181,9 @@ data_option = click.option(
     default=None,
     envvar="DIGITOCR_DATA",
     show_envvar=True,
-    help="MNIST IDX folder (or a folder holding mnist/), an .npz, or a folder of digit "
-    "sub-folders 0-9. Without it MNIST is downloaded through Keras.",
+    help="MNIST IDX folder (or a folder holding mnist/), an .npz, a folder of digit "
+    "sub-folders 0-9, or string images with per-digit boxes (*.coco.json; split by image). "
+    "String readers: a folder with labels.csv. Without it MNIST is downloaded through Keras.",
 )
 
 
@@ -255,6 +256,10 @@ data_option = click.option(
               "small set does not make the reader forget.")
 @click.option("--copies", type=click.IntRange(0), default=2, show_default=True,
               help="String readers: augmented copies of each real crop.")
+@click.option("--alphabet", default=None,
+              help="String readers: the characters the reader writes (digits and ASCII "
+              "letters), e.g. 0123456789ab; labels with others are skipped [default: the "
+              "--init model's, the ten digits].")
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
 def train(
     backend: str,
@@ -287,6 +292,7 @@ def train(
     synthetic: int,
     copies: int,
     force: bool,
+    alphabet: str | None,
 ) -> None:
     """Train a BACKEND (cnn, knn, svm, ensemble, crnn, or a plugin's) and save it with metadata.
 
@@ -307,13 +313,15 @@ def train(
             val_split=val_split, init="" if (init_model or "crnn") == "none"
             else (init_model or "crnn"), epochs=epochs or 3, batch_size=batch_size or 32,
             learning_rate=lr or 5e-4, seed=seed, copies=copies, synthetic=synthetic,
-            limit=limit, force=force)
+            limit=limit, force=force, alphabet=alphabet)
         smeta = train_strings(scfg, echo_err)
         click.echo(f"{scfg.out}: validation exact match "
                    f"{smeta['metrics']['validation_exact_match']:.4f} "
                    f"({smeta['metrics']['validation_items']} crops), "
                    f"trained in {smeta['wall_time_s']}s")
         return
+    if alphabet is not None:
+        raise click.UsageError("--alphabet only applies to string readers (crnn)")
     if backend not in get_classifiers():
         names = ", ".join(sorted(get_classifiers()))
         raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
@@ -347,6 +355,7 @@ def train(
         extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
         val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
         non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
+        force=force,
     )
     meta = run_training(config, progress=echo_err)
     from .training import headline

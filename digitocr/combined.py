@@ -130,7 +130,7 @@ def string_amount_value(check: Field, digits: str) -> str | None:
     per-digit ``check`` saw; None when the two do not see the same number of digits (the
     separators' places would be a guess, and a misplaced decimal mark costs a hundredfold)."""
     tokens = [g.label for g in check.glyphs]
-    if sum(t.isdigit() for t in tokens) != len(digits) or not digits:
+    if not digits.isdigit() or sum(t.isdigit() for t in tokens) != len(digits):
         return None
     it = iter(digits)
     return amount_value([next(it) if t.isdigit() else t for t in tokens])

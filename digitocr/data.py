@@ -1,19 +1,23 @@
-"""Labelled digit sources: MNIST IDX folders, ``.npz`` files, and one-folder-per-digit trees.
+"""Labelled digit sources: MNIST IDX folders, ``.npz`` files, one-folder-per-digit trees, and
+folders of string images with per-digit boxes (COCO).
 
 Every source comes back as float32 (N, 28, 28) in [0, 1] with ink bright, plus uint8 labels.
 MNIST is already MNIST-style; every other source goes through ``normalise``, the same function
-``read`` applies to document crops.
+``read`` applies to document crops. Digits cut from one string image share a group (its image),
+so that splits keep a string's digits on one side.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +30,10 @@ MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 ENV_VAR = "DIGITOCR_DATA"
+#: how a COCO file of per-digit boxes is named (``digit-boxes.coco.json`` in ORAND-CAR)
+COCO_SUFFIX = ".coco.json"
+#: where a COCO file's images may be, relative to its folder
+IMAGE_DIRS = (".", "images")
 
 
 @dataclass
@@ -36,12 +44,16 @@ class Dataset:
     y: np.ndarray
     source: str
     sha256: str
+    #: per item, the image it was cut from (items of one group are split together); None when
+    #: every item is its own image
+    groups: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, idx: np.ndarray, suffix: str = "") -> Dataset:
-        return Dataset(self.x[idx], self.y[idx], self.source + suffix, self.sha256)
+        groups = None if self.groups is None else self.groups[idx]
+        return Dataset(self.x[idx], self.y[idx], self.source + suffix, self.sha256, groups)
 
 
 def _open_maybe_gz(path: Path) -> bytes:
@@ -178,6 +190,98 @@ def load_folder(directory: Path) -> Dataset:
     )
 
 
+def coco_file(directory: Path) -> Path | None:
+    """The folder's COCO file of per-digit boxes (``*.coco.json``), None when it has none."""
+    found = sorted(directory.glob("*" + COCO_SUFFIX))
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise DataError(f"{directory}: several COCO files ({names}); keep one")
+    return found[0] if found else None
+
+
+def _coco_image(directory: Path, name: str) -> Path | None:
+    for sub in IMAGE_DIRS:
+        cand = directory / sub / name
+        if cand.is_file():
+            return cand
+    return None
+
+
+def load_coco(path: Path) -> Dataset:
+    """Digits cut from string images by a COCO file's boxes (categories named ``0``-``9``).
+
+    Each box is cut from the image's ink map (``segment.ink_map``, as the segmenters see a page)
+    and normalised as ``read`` normalises a glyph. Errors name the file (and the image or
+    annotation): bad JSON, an unknown category, a missing image, a box outside its image.
+    """
+    import cv2
+
+    from .segment import ink_map
+
+    directory = path.parent
+    try:
+        raw = path.read_bytes()
+        coco = json.loads(raw)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(coco, dict) or not all(
+            isinstance(coco.get(k), list) for k in ("images", "annotations", "categories")):
+        raise DataError(f"{path}: not a COCO file (needs lists 'images', 'annotations', "
+                        "'categories')")
+    try:
+        digits = {c["id"]: c["name"] for c in coco["categories"]}
+        images = {im["id"]: im["file_name"] for im in coco["images"]}
+        by_image: dict[Any, list[dict[str, Any]]] = {}
+        for a in coco["annotations"]:
+            by_image.setdefault(a["image_id"], []).append(a)
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path}: a COCO entry lacks {exc}") from exc
+    crops, labels, groups = [], [], []
+    digest = hashlib.sha256(raw)
+    for group, (image_id, anns) in enumerate(sorted(by_image.items(), key=lambda kv: str(kv[0]))):
+        if image_id not in images:
+            raise DataError(f"{path}: annotation {anns[0].get('id')} names image {image_id}, "
+                            "which is not in 'images'")
+        name = str(images[image_id])
+        file = _coco_image(directory, name)
+        if file is None:
+            raise DataError(f"{path}: image {name} not found in {directory} or its images/")
+        data = file.read_bytes()
+        digest.update(data)
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise DataError(f"{file}: not a readable image")
+        ink = ink_map(img)
+        height, width = img.shape
+        for a in anns:
+            label = str(digits.get(a.get("category_id"), ""))
+            if not (len(label) == 1 and label.isdigit()):
+                raise DataError(f"{path}: annotation {a.get('id')} on {name}: category "
+                                f"{a.get('category_id')!r} is not a digit 0-9")
+            try:
+                x, y, w, h = (round(float(v)) for v in a["bbox"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(f"{path}: annotation {a.get('id')} on {name}: no box "
+                                "[x, y, width, height]") from exc
+            if w < 1 or h < 1 or x < 0 or y < 0 or x + w > width or y + h > height:
+                raise DataError(f"{path}: annotation {a.get('id')}: box {[x, y, w, h]} is "
+                                f"outside {name} ({width}x{height})")
+            crops.append(ink[y : y + h, x : x + w])
+            labels.append(int(label))
+            groups.append(group)
+    if not crops:
+        raise DataError(f"{path}: no digit boxes")
+    from .normalise import normalise
+
+    x_all = np.stack([normalise(c, polarity="bright") for c in crops]).astype(np.float32)
+    return Dataset(x_all, np.asarray(labels, np.uint8), f"coco:{directory.name}",
+                   digest.hexdigest(), np.asarray(groups, np.int64))
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -225,10 +329,18 @@ def load_source(spec: str | Path | None, split: str = "train") -> Dataset:
         return load_mnist_dir(path, split)
     if (path / "mnist").is_dir() and is_mnist_dir(path / "mnist"):
         return load_mnist_dir(path / "mnist", split)
+    coco = coco_file(path)
+    if coco is not None:
+        return load_coco(coco)
     if any((path / str(d)).is_dir() for d in range(10)):
         return load_folder(path)
+    if (path / "labels.csv").is_file():
+        raise DataError(f"{path}: labels.csv but no per-digit boxes (*{COCO_SUFFIX}): digit "
+                        "classifiers train on digit boxes; a string reader (crnn) trains on "
+                        "whole labelled strings")
     raise DataError(
-        f"{path}: not an MNIST IDX folder, an .npz, or a folder with digit sub-folders 0-9"
+        f"{path}: not an MNIST IDX folder, an .npz, a folder with digit sub-folders 0-9, or "
+        f"one with per-digit boxes (*{COCO_SUFFIX})"
     )
 
 
@@ -249,22 +361,49 @@ def _keras_mnist(split: str) -> Dataset:  # pragma: no cover - needs the network
 
 
 def concat(datasets: list[Dataset]) -> Dataset:
-    """Join several datasets; the digest covers every part."""
+    """Join several datasets; the digest covers every part, and groups stay apart."""
     if len(datasets) == 1:
         return datasets[0]
     digest = hashlib.sha256("".join(d.sha256 for d in datasets).encode()).hexdigest()
+    groups = None
+    if any(d.groups is not None for d in datasets):
+        parts, offset = [], 0
+        for d in datasets:
+            g = np.arange(len(d)) if d.groups is None else d.groups - d.groups.min(initial=0)
+            parts.append(g + offset)
+            offset += int(g.max(initial=-1)) + 1
+        groups = np.concatenate(parts).astype(np.int64)
     return Dataset(
         np.concatenate([d.x for d in datasets]),
         np.concatenate([d.y for d in datasets]),
         "+".join(d.source for d in datasets),
         digest,
+        groups,
     )
 
 
+def group_split(groups: np.ndarray, fraction: float, seed: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (kept, held-out) item indices holding out whole groups, about ``fraction`` of
+    the items: the digits of one image never land on both sides."""
+    rng = np.random.default_rng(seed)
+    names, sizes = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(names))
+    want = round(fraction * len(groups))
+    held_names = names[order[: int(np.searchsorted(np.cumsum(sizes[order]), want) + 1)]]
+    if len(held_names) == len(names) and len(names) > 1:
+        held_names = held_names[:-1]  # keep something to train on
+    held = np.isin(groups, held_names) if want else np.zeros(len(groups), bool)
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
 def split_holdout(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """A seeded, stratified split into (train, held-out)."""
+    """A seeded split into (train, held-out): stratified, or by whole groups when it has them."""
     if not 0 < fraction < 1:
         return ds, ds.subset(np.arange(0), ":empty")
+    if ds.groups is not None:
+        train_idx, held_idx = group_split(ds.groups, fraction, seed)
+        return ds.subset(train_idx, ":train"), ds.subset(held_idx, ":holdout")
     rng = np.random.default_rng(seed)
     held = []
     for digit in range(10):

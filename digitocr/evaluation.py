@@ -108,11 +108,14 @@ class Item:
     text: str
     confidence: float
     needs_review: bool
+    #: the characters the model writes (a string reader's ``config.alphabet``; else digits)
+    alphabet: str = "0123456789"
 
     @property
     def readable(self) -> bool:
-        """Whether the label is a digit string (the only thing a digit reader can get right)."""
-        return self.truth.isdigit()
+        """Whether the label is a string of the model's alphabet (digits, unless it was trained
+        with a wider one): the only thing it can get right."""
+        return bool(self.truth) and all(c in self.alphabet for c in self.truth)
 
     @property
     def right(self) -> bool:
@@ -125,6 +128,7 @@ def read_items(rows: Sequence[tuple[Path, str]], model: str, layout: str,
     """Read every labelled image (first page of each) with ``read``'s defaults."""
     from .pipeline import read
 
+    alphabet = model_alphabet(model)
     items: list[Item] = []
     it = iter(rows)
     for page in read([str(p) for p, _ in rows], model, layout, workers=workers):
@@ -135,8 +139,23 @@ def read_items(rows: Sequence[tuple[Path, str]], model: str, layout: str,
         text = "".join(f.text for f in fields)
         conf = float(np.prod([f.confidence for f in fields])) if fields else 0.0
         review = page.error is not None or not fields or any(f.needs_review for f in fields)
-        items.append(Item(path, truth, text, conf, bool(review)))
+        items.append(Item(path, truth, text, conf, bool(review), alphabet))
     return items
+
+
+def model_alphabet(model: str) -> str:
+    """The characters a model (name or directory) writes: its metadata's ``config.alphabet``
+    (a string reader trained with ``--alphabet``), else the ten digits."""
+    from .backends import read_metadata, resolve_model_dir
+    from .errors import DigitOCRError
+    from .strings import ALPHABET
+
+    try:
+        config = read_metadata(resolve_model_dir(model)).get("config") or {}
+    except DigitOCRError:
+        return ALPHABET
+    alphabet = config.get("alphabet", ALPHABET)
+    return alphabet if isinstance(alphabet, str) and alphabet else ALPHABET
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -27,9 +27,24 @@ if TYPE_CHECKING:
 HEIGHT = 32
 MAX_WIDTH = 256
 MIN_WIDTH = 16
-#: the CTC blank is the last class: 0-9 are digits
-BLANK = 10
+#: the characters a string reader writes by default (a reader's own are in its metadata,
+#: ``config.alphabet``); the CTC blank is the class after them
 ALPHABET = "0123456789"
+BLANK = len(ALPHABET)
+
+
+def alphabet_problem(alphabet: object) -> str | None:
+    """Why ``alphabet`` cannot be a string reader's, or None: it must be distinct digits and
+    ASCII letters ('?' marks unsure characters in read's output, and punctuation would reach
+    CSV cells and amount values)."""
+    if not isinstance(alphabet, str) or not alphabet:
+        return f"alphabet {alphabet!r}: expected a non-empty string of characters"
+    bad = sorted({c for c in alphabet if not (c.isascii() and c.isalnum())})
+    if bad:
+        return f"alphabet {alphabet!r}: only digits and ASCII letters (not {''.join(bad)!r})"
+    if len(set(alphabet)) != len(alphabet):
+        return f"alphabet {alphabet!r}: a character appears twice"
+    return None
 
 
 # ------------------------------------------------------------------ preprocessing
@@ -68,8 +83,9 @@ def pad_batch(images: list[np.ndarray], width: int | None = None) -> np.ndarray:
 
 
 def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
-               blank: int = BLANK, alphabet: str = ALPHABET) -> list[StringReading]:
-    """Greedy CTC decoding of (N, T, C) per-step probabilities.
+               blank: int | None = None, alphabet: str = ALPHABET) -> list[StringReading]:
+    """Greedy CTC decoding of (N, T, C) per-step probabilities; class ``j`` is
+    ``alphabet[j]`` and the blank is ``blank`` (default: the class after the alphabet).
 
     Best class per step, repeats collapsed, blanks dropped. Each character's span is the run of
     steps it won, as fractions of the valid length; its confidence is its best step's
@@ -83,7 +99,11 @@ def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 3:
         raise ValueError(f"expected (N, T, C) probabilities, got shape {probs.shape}")
-    n, t, _ = probs.shape
+    n, t, c = probs.shape
+    blank = len(alphabet) if blank is None else blank
+    if c != len(alphabet) + 1:
+        raise ValueError(f"{c} classes per step, expected {len(alphabet) + 1} for alphabet "
+                         f"{alphabet!r} and the blank")
     lens = np.full(n, t, np.int64) if lengths is None else np.asarray(lengths, np.int64)
     out: list[StringReading] = []
     for i in range(n):

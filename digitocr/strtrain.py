@@ -4,11 +4,13 @@ Data comes as real datasets ship it: a folder of images with a ``labels.csv`` (`
 ``text`` columns; ``digits`` is accepted for ``text``, as ORAND-CAR names it). Each crop is cut
 as ``read`` cuts it before the string reader sees it: a cell's writing box, without the scan's
 border, rules and neighbours (``digitocr.cells``), so that training and reading see the same
-thing. Labels outside the reader's alphabet (``168b``, ``-``) are skipped and counted. The
-reader starts from the shipped ``crnn`` (fine-tuning) unless ``init`` says otherwise; real
-crops are mixed with augmented copies and, optionally, synthetic strings so that a small set
-does not make it forget. Scores are reported on the validation set only, and named so; the
-review threshold (``config.min_confidence``, ``read``'s default) is fitted there too.
+thing. Labels outside the reader's alphabet (``168b``, ``-``) are skipped and counted, or
+learnt when the alphabet is widened (``alphabet="0123456789ab"``: the starting model's output
+layer grows, keeping what it knew). The reader starts from the shipped ``crnn`` (fine-tuning)
+unless ``init`` says otherwise; real crops are mixed with augmented copies and, optionally,
+synthetic strings so that a small set does not make it forget. Scores are reported on the
+validation set only, and named so; the review threshold (``config.min_confidence``,
+``read``'s default) is fitted there too.
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from .backends import FORMAT_VERSION, METADATA, resolve_model_dir, write_metadata
+from .backends import FORMAT_VERSION, METADATA, read_metadata, resolve_model_dir, write_metadata
 from .errors import DataError
-from .strings import exact_match
-from .training import library_versions
+from .strings import ALPHABET, alphabet_problem, exact_match
+from .training import check_out, library_versions
 
 LABELS = "labels.csv"
 #: what the shipped string reader can write (its CTC outputs)
-DIGITS = "0123456789"
+DIGITS = ALPHABET
 
 Say = Callable[[str], None]
 #: review thresholds tried when fitting ``min_confidence`` on the validation crops
@@ -62,6 +64,8 @@ class StringTrainConfig:
     #: at most this many labelled crops (quick runs)
     limit: int | None = None
     force: bool = False
+    #: the characters the reader learns to write (None: those of ``init``, else digits)
+    alphabet: str | None = None
 
 
 def read_labels(folder: Path) -> list[tuple[Path, str]]:
@@ -157,12 +161,17 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
 
     start = time.perf_counter()
     out = Path(config.out)
-    if out.exists() and any(out.iterdir()) and not config.force:
-        raise DataError(f"{out}: not empty (use --force to overwrite the model there)")
+    check_out(out, config.force)
     readers = get_string_readers()
     if config.backend not in readers or config.backend == "auto":
         raise DataError(f"{config.backend!r} is not a trainable string reader")
     cls = readers[config.backend]
+    init_dir = resolve_model_dir(config.init) if config.init else None
+    init_config = dict(read_metadata(init_dir).get("config") or {}) if init_dir else {}
+    alphabet = config.alphabet or str(init_config.get("alphabet", DIGITS))
+    problem = alphabet_problem(alphabet)
+    if problem:
+        raise DataError(f"--alphabet: {problem}")
     rows = read_labels(Path(config.data))
     rng = np.random.default_rng(config.seed)
     if config.limit:
@@ -176,10 +185,11 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
         val_rows = [rows[i] for i in sorted(order[:cut])]
         fit_rows = [rows[i] for i in sorted(order[cut:])]
     say(f"cutting {len(fit_rows)} training and {len(val_rows)} validation crops as read does")
-    real, real_y, fit_sha = load_set(fit_rows, DIGITS, say)
-    val, val_y, val_sha = load_set(val_rows, DIGITS, say)
+    real, real_y, fit_sha = load_set(fit_rows, alphabet, say)
+    val, val_y, val_sha = load_set(val_rows, alphabet, say)
     if not real:
-        raise DataError(f"{config.data}: nothing to train on (no readable digit labels)")
+        raise DataError(f"{config.data}: nothing to train on (no labels of {alphabet!r} "
+                        "with writing found)")
     crops, labels = list(real), list(real_y)
     for _ in range(config.copies):
         crops += [augment_real(c, rng) for c in real]
@@ -189,14 +199,19 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
         crops += crops_s
         labels += labels_s
     reader = cls(epochs=config.epochs, batch_size=config.batch_size,
-                 learning_rate=config.learning_rate, seed=config.seed)
+                 learning_rate=config.learning_rate, seed=config.seed, alphabet=alphabet)
     before = None
-    if config.init:
-        init_dir = resolve_model_dir(config.init)
-        start_from = cls.load(init_dir, {})
+    if init_dir is not None:
+        start_from = cls.load(init_dir, init_config)
         before = exact_match(start_from, val, val_y)
         say(f"starting from {init_dir}: validation exact match {before:.4f}")
-        reader.model = cls.load_keras(init_dir)
+        if hasattr(reader, "init_network"):  # maps the output layer onto the alphabet
+            known = reader.init_network(init_dir)
+            if known != alphabet:
+                say(f"output layer from {known!r} to {alphabet!r} (the shared characters' "
+                    "and the blank's weights kept)")
+        else:
+            reader.model = cls.load_keras(init_dir)
     say(f"training {config.backend} on {len(crops)} crops ({len(real)} real, "
         f"{len(real) * config.copies} augmented, {config.synthetic} synthetic)")
     fit = reader.fit(crops, labels, validation=(val, val_y), progress=say)

@@ -43,6 +43,17 @@ class TrainConfig:
     limit: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     members: list[str] = field(default_factory=list)
+    #: overwrite a model already in ``out`` (else a non-empty ``out`` is refused)
+    force: bool = False
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to train into a non-empty model directory unless ``force`` (before any work, so
+    that a long run never ends by overwriting a model someone still wanted)."""
+    if out.is_file():
+        raise DataError(f"{out}: is a file, not a model directory")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise DataError(f"{out}: not empty (use --force to overwrite the model there)")
 
 
 def library_versions() -> dict[str, str]:
@@ -72,11 +83,17 @@ def stratified_subset(ds: Dataset, n: int, seed: int) -> Dataset:
 
 
 def validation_split(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Seeded stratified train/validation split (validation empty when fraction is 0)."""
+    """Seeded stratified train/validation split (validation empty when fraction is 0); by
+    whole images when the items were cut from string images (``Dataset.groups``)."""
     if fraction <= 0:
         return ds, ds.subset(np.arange(0))
     if not fraction < 1:
         raise DataError(f"validation split must be below 1, got {fraction}")
+    if ds.groups is not None:
+        from .data import group_split
+
+        tr_idx, va_idx = group_split(ds.groups, fraction, seed)
+        return ds.subset(tr_idx), ds.subset(va_idx)
     from sklearn.model_selection import train_test_split
 
     tr, va = train_test_split(
@@ -160,6 +177,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
             f"unknown backend {config.backend!r} (registered: {', '.join(sorted(backends))})"
         )
     out = Path(config.out)
+    check_out(out, config.force)
     start = time.perf_counter()
     say(f"loading data ({config.data or 'MNIST'})")
     test = load_source(config.data, "test")

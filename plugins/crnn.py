@@ -3,8 +3,11 @@
 Input: crops prepared by ``digitocr.strings.prepare`` (ink-bright, height 32, aspect ratio
 kept), padded left-aligned to a common width per batch. Four convolution stages bring the
 height to 1 and the width to a quarter (one step per 4 columns); a bidirectional GRU reads the
-steps; a dense layer gives per-step probabilities over 10 digits and the CTC blank (class 10).
-Training minimises the CTC loss; reading is greedy CTC decoding (``digitocr.strings``).
+steps; a dense layer gives per-step probabilities over the reader's alphabet (option
+``alphabet``, stored in its metadata; the ten digits by default) and the CTC blank (the last
+class). Training minimises the CTC loss; reading is greedy CTC decoding (``digitocr.strings``).
+Fine-tuning into a wider alphabet (``init_network``) keeps every layer and the output rows of
+the characters both alphabets share, and adds rows for the new ones.
 
 Keras trains it; ``save`` writes ``model.keras`` and ``model.onnx`` (width free), and a
 loaded model reads on ONNX Runtime, so reading never imports TensorFlow.
@@ -20,7 +23,7 @@ import cv2
 import numpy as np
 
 from digitocr import hookimpl
-from digitocr.backends import FitResult, Progress, StringReader
+from digitocr.backends import FitResult, Progress, StringReader, read_metadata
 from digitocr.combined import AutoReader
 from digitocr.errors import ModelError
 from digitocr.kerasio import (
@@ -33,10 +36,11 @@ from digitocr.kerasio import (
 )
 from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
 from digitocr.strings import (
-    BLANK,
+    ALPHABET,
     HEIGHT,
     MIN_WIDTH,
     StringReading,
+    alphabet_problem,
     ctc_greedy,
     exact_match,
     prepare,
@@ -55,14 +59,20 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 32,
     "learning_rate": 2e-3,
     "seed": 0,
+    "alphabet": ALPHABET,
 }
+#: the bias a new output row (a character the starting model did not know) starts with,
+#: below the known rows' lowest, so that fine-tuning starts from what the model reads today
+NEW_ROW_BIAS_OFFSET = 1.0
 
 
 _keras = import_keras
 
 
-def build_network(filters: list[int], rnn_units: int, dropout: float) -> Any:
-    """Functional Keras model: (N, 32, W, 1) → per-step probabilities (N, W/4, 11)."""
+def build_network(filters: list[int], rnn_units: int, dropout: float,
+                  classes: int = len(ALPHABET) + 1) -> Any:
+    """Functional Keras model: (N, 32, W, 1) → per-step probabilities (N, W/4, ``classes``):
+    the alphabet's characters, then the CTC blank."""
     keras = _keras()
     layers = keras.layers
     f1, f2, f3, f4 = (int(f) for f in filters)
@@ -86,40 +96,69 @@ def build_network(filters: list[int], rnn_units: int, dropout: float) -> Any:
     x = layers.Dropout(dropout)(x)
     x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True))(x)
     x = layers.Dropout(dropout)(x)
-    out = layers.Dense(BLANK + 1, activation="softmax", name="probs")(x)
+    out = layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inp, out, name="digitocr_crnn")
 
 
-def encode_labels(labels: list[str]) -> np.ndarray:
-    """(N, 1 + MAX_LABEL) int32: length, then the digits (zero padded)."""
+def check_alphabet(alphabet: str) -> str:
+    """``alphabet`` when a CRNN can write it (``strings.alphabet_problem``), else ModelError."""
+    problem = alphabet_problem(alphabet)
+    if problem:
+        raise ModelError(problem)
+    return alphabet
+
+
+def encode_labels(labels: list[str], alphabet: str = ALPHABET) -> np.ndarray:
+    """(N, 1 + MAX_LABEL) int32: length, then the characters' classes (zero padded)."""
+    index = {c: i for i, c in enumerate(alphabet)}
     out = np.zeros((len(labels), 1 + MAX_LABEL), np.int32)
     for i, s in enumerate(labels):
-        if not s.isdigit() or len(s) > MAX_LABEL:
-            raise ModelError(f"label {s!r}: expected 1-{MAX_LABEL} digits")
+        if not s or len(s) > MAX_LABEL or any(c not in index for c in s):
+            raise ModelError(f"label {s!r}: expected 1-{MAX_LABEL} characters of {alphabet!r}")
         out[i, 0] = len(s)
-        out[i, 1 : 1 + len(s)] = [int(c) for c in s]
+        out[i, 1 : 1 + len(s)] = [index[c] for c in s]
     return out
 
 
-def ctc_loss(y_true: Any, y_pred: Any) -> Any:
-    """CTC loss per sample; ``y_true`` rows are (length, digits...), every step is valid."""
-    keras = _keras()
-    ops = keras.ops
-    y_true = ops.cast(y_true, "int32")
-    steps = ops.shape(y_pred)[1]
-    batch = ops.shape(y_pred)[0]
-    logits = ops.log(ops.clip(y_pred, 1e-7, 1.0))
-    return ops.ctc_loss(y_true[:, 1:], logits, y_true[:, 0],
-                        ops.full((batch,), steps, dtype="int32"), mask_index=BLANK)
+def make_ctc_loss(blank: int) -> Any:
+    """The CTC loss per sample for a network whose class ``blank`` is the blank."""
+
+    def ctc_loss(y_true: Any, y_pred: Any) -> Any:
+        """``y_true`` rows are (length, classes...); every step is valid."""
+        keras = _keras()
+        ops = keras.ops
+        y_true = ops.cast(y_true, "int32")
+        steps = ops.shape(y_pred)[1]
+        batch = ops.shape(y_pred)[0]
+        logits = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        return ops.ctc_loss(y_true[:, 1:], logits, y_true[:, 0],
+                            ops.full((batch,), steps, dtype="int32"), mask_index=blank)
+
+    return ctc_loss
+
+
+#: the CTC loss of a digit reader (blank 10)
+ctc_loss = make_ctc_loss(len(ALPHABET))
+
+
+def model_alphabet(directory: Path) -> str:
+    """The alphabet a saved CRNN reads (its metadata's ``config.alphabet``; digits when the
+    metadata predates alphabets or is missing)."""
+    try:
+        config = read_metadata(directory).get("config") or {}
+    except ModelError:
+        config = {}
+    return check_alphabet(str(config.get("alphabet", ALPHABET)))
 
 
 class CRNNReader(StringReader):
-    """Small CRNN trained with CTC; reads a whole digit string per crop."""
+    """Small CRNN trained with CTC; reads a whole string (of its ``alphabet``) per crop."""
 
     backend = "crnn"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**{**DEFAULTS, **options})
+        check_alphabet(self.options["alphabet"])
         #: the Keras network (training, or a model directory without ``model.onnx``)
         self.model: Any = None
         #: the network read from ``model.onnx``, which reading runs when it is there
@@ -140,7 +179,7 @@ class CRNNReader(StringReader):
         o = self.options
         keras.utils.set_random_seed(int(o["seed"]))
         imgs = [_to_u8(prepare(c)) for c in crops]
-        y = encode_labels(labels)
+        y = encode_labels(labels, self.alphabet)
         # CTC needs at least one step per digit plus a blank between repeats
         keep = [i for i, im in enumerate(imgs)
                 if -(-im.shape[1] // DOWNSAMPLE) >= 2 * int(y[i, 0]) + 1]
@@ -150,12 +189,15 @@ class CRNNReader(StringReader):
                            int(o["seed"]))
         if self.model is None:
             self.model = build_network(list(o["filters"]), int(o["rnn_units"]),
-                                       float(o["dropout"]))
+                                       float(o["dropout"]), self.classes)
+        if int(self.model.output_shape[-1]) != self.classes:
+            raise ModelError(f"the network has {self.model.output_shape[-1]} outputs; alphabet "
+                             f"{self.alphabet!r} needs {self.classes} (init_network widens it)")
         epochs = int(o["epochs"])
         schedule = keras.optimizers.schedules.CosineDecay(
             float(o["learning_rate"]), decay_steps=max(1, epochs * len(batches)), alpha=0.02)
         self.model.compile(optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
-                           loss=ctc_loss)
+                           loss=make_ctc_loss(self.classes - 1))
         self._predict = None
         self.network = None  # the model now is the one being trained
         callback = _epoch_callback(keras, self, progress, epochs, validation)
@@ -167,10 +209,21 @@ class CRNNReader(StringReader):
         self._predict = None
         return FitResult(history=history, epochs=len(history.get("loss", [])))
 
+    @property
+    def alphabet(self) -> str:
+        """The characters this reader writes, in output order (the blank comes after them)."""
+        return str(self.options["alphabet"])
+
+    @property
+    def classes(self) -> int:
+        """Output classes per step: the alphabet and the blank."""
+        return len(self.alphabet) + 1
+
     # ---------------------------------------------------------------- reading
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Per-step probabilities (N, T, 11) for a prepared batch, compiled once per model."""
+        """Per-step probabilities (N, T, classes) for a prepared batch, compiled once per
+        model."""
         if self.network is not None:
             return self.network.run(x)
         if self.model is None:
@@ -202,7 +255,8 @@ class CRNNReader(StringReader):
             for b in range(0, len(idx), batch_size):
                 part = idx[b : b + batch_size]
                 probs = self.probabilities(np.stack([prepared[i] for i in part])[..., None])
-                for i, r in zip(part, ctc_greedy(probs), strict=True):
+                decoded = ctc_greedy(probs, blank=self.classes - 1, alphabet=self.alphabet)
+                for i, r in zip(part, decoded, strict=True):
                     results[i] = r
         return [results[i] for i in range(len(crops))]
 
@@ -222,9 +276,9 @@ class CRNNReader(StringReader):
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> CRNNReader:
         inst = cls(**options)
-        inst.network = load_network(directory, BLANK + 1)
+        inst.network = load_network(directory, inst.classes)
         if inst.network is None:
-            inst.model = load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
+            inst.model = load_model_file(directory / WEIGHTS, "CRNN", inst.classes)
         return inst
 
     @classmethod
@@ -235,7 +289,43 @@ class CRNNReader(StringReader):
     @classmethod
     def load_keras(cls, directory: Path) -> Any:
         """The Keras network of a model directory (to fine-tune from it)."""
-        return load_model_file(directory / WEIGHTS, "CRNN", BLANK + 1)
+        return load_model_file(directory / WEIGHTS, "CRNN",
+                               len(model_alphabet(directory)) + 1)
+
+    def init_network(self, directory: Path) -> str:
+        """Start from a saved CRNN's network (fine-tuning), its output layer mapped onto this
+        reader's alphabet: every other layer as it is; the rows of characters both alphabets
+        have, and the blank's, copied; new characters' rows drawn like the known ones with a
+        bias below theirs. Returns the starting model's alphabet."""
+        old_alphabet = model_alphabet(directory)
+        old = self.load_keras(directory)
+        if old_alphabet == self.alphabet:
+            self.model = old
+            return old_alphabet
+        keras = _keras()
+        last = old.layers[-1].name  # the output layer (softmax over the classes)
+        new = keras.models.clone_model(
+            old, clone_function=lambda layer: (
+                keras.layers.Dense(self.classes, activation="softmax", name=last)
+                if layer.name == last else layer.__class__.from_config(layer.get_config())))
+        for src, dst in zip(old.layers, new.layers, strict=True):
+            if src.name != last:
+                dst.set_weights(src.get_weights())
+        kernel, bias = old.get_layer(last).get_weights()
+        rng = np.random.default_rng(int(self.options["seed"]))
+        known = kernel[:, : len(old_alphabet)]
+        new_kernel = rng.normal(0.0, float(known.std()),
+                                (kernel.shape[0], self.classes)).astype(kernel.dtype)
+        new_bias = np.full(self.classes, float(bias[: len(old_alphabet)].min())
+                           - NEW_ROW_BIAS_OFFSET, bias.dtype)
+        for j, ch in enumerate(self.alphabet):
+            i = old_alphabet.find(ch)
+            if i >= 0:
+                new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i]
+        new_kernel[:, -1], new_bias[-1] = kernel[:, -1], bias[-1]  # the blank
+        new.get_layer(last).set_weights([new_kernel, new_bias])
+        self.model = new
+        return old_alphabet
 
 
 def _whole_steps(img: np.ndarray) -> np.ndarray:
@@ -329,4 +419,5 @@ def register_string_readers(register: Any) -> None:
     register("auto", AutoReader)
 
 
-__all__ = ["CRNNReader", "build_network", "ctc_loss", "encode_labels"]
+__all__ = ["CRNNReader", "build_network", "check_alphabet", "ctc_loss", "encode_labels",
+           "make_ctc_loss", "model_alphabet"]

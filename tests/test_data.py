@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import struct
 from pathlib import Path
@@ -169,3 +170,117 @@ def test_cli_reports_bad_data_without_traceback(tmp_path: Path) -> None:
     assert result.output.strip().endswith(
         "wrong magic number 0x00000801 (expected 0x00000803, unsigned bytes with 3 dims)"
     )
+
+
+def digit_boxes(img: np.ndarray) -> list[list[int]]:
+    """Per-digit boxes [x, y, w, h] of a ``string_image``: its ink's column runs, left to right."""
+    ink = img < 128
+    cols = ink.any(axis=0)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], cols.astype(int), [0]])))
+    boxes = []
+    for x0, x1 in zip(edges[::2], edges[1::2], strict=True):
+        rows = np.flatnonzero(ink[:, x0:x1].any(axis=1))
+        boxes.append([int(x0), int(rows[0]), int(x1 - x0), int(rows[-1] + 1 - rows[0])])
+    return boxes
+
+
+def coco_folder(folder: Path, texts: list[str], images_dir: str = "images") -> Path:
+    """String images drawn here, their labels.csv, and a COCO file of their digits' boxes."""
+    from read_helpers import string_image
+
+    (folder / images_dir).mkdir(parents=True, exist_ok=True)
+    coco: dict = {"categories": [{"id": d + 1, "name": str(d)} for d in range(10)],
+                  "images": [], "annotations": []}
+    lines = ["file,digits"]
+    for i, text in enumerate(texts):
+        img = string_image(text)
+        name = f"s{i:02d}.png"
+        cv2.imwrite(str(folder / images_dir / name), img)
+        lines.append(f"{name},{text}")
+        coco["images"].append({"id": 100 + i, "file_name": name, "width": img.shape[1],
+                               "height": img.shape[0]})
+        boxes = digit_boxes(img)
+        assert len(boxes) == len(text)
+        for ch, box in zip(text, boxes, strict=True):
+            coco["annotations"].append({"id": len(coco["annotations"]), "image_id": 100 + i,
+                                        "category_id": int(ch) + 1, "bbox": box})
+    (folder / "labels.csv").write_text("\n".join(lines) + "\n")
+    (folder / "digit-boxes.coco.json").write_text(json.dumps(coco, indent=1))
+    return folder
+
+
+TEXTS = ["0123", "4567", "89", "1357", "2468", "90", "314", "2718"]
+
+
+def test_coco_boxes_are_cut_and_normalised_as_read_does(tmp_path: Path) -> None:
+    from read_helpers import FontTemplateClassifier
+
+    folder = coco_folder(tmp_path / "car", TEXTS)
+    ds = load_source(str(folder))
+    assert ds.source == "coco:car" and len(ds) == sum(map(len, TEXTS)) == 27
+    assert ds.x.shape == (27, 28, 28) and ds.x.dtype == np.float32
+    assert "".join(map(str, ds.y)) == "".join(TEXTS)
+    assert ds.groups is not None
+    assert ds.groups.tolist() == [i for i, t in enumerate(TEXTS) for _ in t]
+    # the crops look like read's: the font-template reader knows every one of them
+    assert FontTemplateClassifier().predict(ds.x).tolist() == ds.y.tolist()
+    assert load_source(str(folder)).sha256 == ds.sha256
+    # images beside the COCO file work too
+    flat = coco_folder(tmp_path / "flat", TEXTS[:2], images_dir=".")
+    assert len(load_source(str(flat))) == 8
+
+
+def test_digit_splits_keep_a_string_on_one_side(tmp_path: Path) -> None:
+    from digitocr.training import validation_split
+
+    ds = load_source(str(coco_folder(tmp_path / "car", TEXTS)))
+    assert ds.groups is not None
+    for seed in range(5):
+        for fit, val in (validation_split(ds, 0.3, seed), split_holdout(ds, 0.3, seed)):
+            assert fit.groups is not None and val.groups is not None
+            assert len(fit) + len(val) == len(ds) and len(val) >= 0.3 * len(ds)
+            assert not set(fit.groups.tolist()) & set(val.groups.tolist())
+    a = validation_split(ds, 0.3, 1)[1]
+    assert np.array_equal(a.x, validation_split(ds, 0.3, 1)[1].x)  # seeded
+
+
+def test_coco_errors_name_the_file(tmp_path: Path) -> None:
+    folder = coco_folder(tmp_path / "car", TEXTS[:2])
+    path = folder / "digit-boxes.coco.json"
+    good = json.loads(path.read_text())
+
+    def fails(coco: object, match: str) -> None:
+        path.write_text(coco if isinstance(coco, str) else json.dumps(coco, indent=1))
+        with pytest.raises(DataError, match=match):
+            load_source(str(folder))
+
+    fails('{"images": [\n  1,\n', rf"{path}, line 3: not valid JSON")
+    fails({"images": []}, rf"{path}: not a COCO file")
+    bad = json.loads(json.dumps(good))
+    bad["annotations"][1]["bbox"] = [300, 0, 60, 40]
+    fails(bad, rf"{path}: annotation 1: box \[300, 0, 60, 40\] is outside s00.png "
+               r"\(336x120\)")
+    bad = json.loads(json.dumps(good))
+    bad["annotations"][2]["category_id"] = 42
+    fails(bad, rf"{path}: annotation 2 on s00.png: category 42 is not a digit 0-9")
+    bad = json.loads(json.dumps(good))
+    bad["images"][1]["file_name"] = "gone.png"
+    fails(bad, rf"{path}: image gone.png not found in {folder} or its images/")
+    (folder / "digit-boxes.coco.json").unlink()
+    with pytest.raises(DataError, match=r"labels.csv but no per-digit boxes \(\*.coco.json\)"):
+        load_source(str(folder))
+
+
+def test_train_on_coco_digits_scores_held_out_images(tmp_path: Path, fake_plugin: None) -> None:
+    folder = coco_folder(tmp_path / "car", TEXTS)
+    out = tmp_path / "m"
+    result = CliRunner().invoke(cli, ["train", "fake", "--data", str(folder), "--val-split",
+                                      "0.25", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from digitocr.backends import read_metadata
+
+    meta = read_metadata(out)
+    assert meta["training"]["sources"] == ["coco:car"]
+    val = meta["metrics"]["validation"]
+    assert val["what"] == f"the validation split (25 % held out of {folder})"
+    assert val["n"] + sum(meta["training"]["class_counts_before_oversampling"]) == 27

@@ -106,6 +106,25 @@ def test_network_options_rejected_for_classical(mnist_dir: Path, tmp_path: Path)
     assert "Error: epochs only apply to networks, not knn" in stderr
 
 
+@pytest.mark.parametrize("backend", ["fake", "knn", "cnn", "ensemble"])
+def test_train_refuses_a_model_already_there_unless_forced(
+    tmp_path: Path, mnist_dir: Path, fake_plugin: None, backend: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metadata.json").write_text("{}")
+    code, stdout, stderr = run("train", backend, "--data", str(mnist_dir), "--out", str(out))
+    assert (code, stdout) == (2, "")
+    assert stderr == f"Error: {out}: not empty (use --force to overwrite the model there)\n"
+    assert (out / "metadata.json").read_text() == "{}"  # refused before any work
+    if backend == "fake":
+        code, stdout, stderr = run("train", backend, "--data", str(mnist_dir), "--limit", "300",
+                                   "--out", str(out), "--force")
+        assert code == 0, stderr
+        assert read_metadata(out)["backend"] == "fake"
+        assert read_metadata(out)["train_config"]["force"] is True
+
+
 def test_unknown_backend(tmp_path: Path) -> None:
     code, _, stderr = run("train", "nope", "--out", str(tmp_path / "x"))
     assert code == 2
