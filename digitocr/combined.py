@@ -3,16 +3,19 @@
 - Cut cells (``--layout string``, a small image read with ``auto``: a ledger cell, an amount
   crop): the whole-string reader (``crnn``) reads the field, since joined handwriting defeats
   cutting it into digits. The per-digit classifier (``cnn``) reads the same field as a check.
-  Where the two disagree, the string's confidence is multiplied by ``DISAGREE`` and the field
-  needs review: two readers that see the ink differently rarely make the *same* mistake, so
-  agreement is the cheapest honest evidence that a reading is right.
+  Where the two disagree the field needs review: two readers that see the ink differently
+  rarely make the *same* mistake, so agreement is the cheapest honest evidence that a reading
+  is right. The string's confidence is calibrated (``AutoReader.calibrated``), apart for
+  confirmed and unconfirmed readings.
 - Review (``results.review_reasons``): besides the per-digit reasons, a disagreement and a
   cut cell read empty flag a field whatever ``--min-confidence`` is.
-- Every field found on a page (boxes, combs, free lines, a cheque's amount) and single digits:
-  the per-digit classifier alone (``STRING_KINDS`` says why).
+- Every field found on a page (boxes, combs, free lines, a cheque's date) and single digits:
+  the per-digit classifier alone (``STRING_KINDS`` says why); a whole cheque's amount is cut
+  out and read as a cell.
 
-The model directory ``models/auto`` names its two members (``digits``, ``strings``) and its
-review threshold (``min_confidence``, 0.9: set by hand, not yet fitted on held-out data).
+The model directory ``models/auto`` names its two members (``digits``, ``strings``), its
+review threshold (``min_confidence``, 0.9: a policy, flag what is less than 90 % likely right)
+and its ``calibration``, fitted on held-out real crops (``bench/fit_calibration.py``).
 """
 
 from __future__ import annotations
