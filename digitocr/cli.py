@@ -362,9 +362,13 @@ def evaluate(
     error rate, per length, flagged and unflagged-wrong shares, calibration.
     """
     from .evaluation import digit_overlap, figures_folder
+    from .extras import check
 
-    if data is not None and (Path(data) / "labels.csv").is_file():
-        _evaluate_strings(model_name, Path(data), limit, layout, workers, as_json, figures,
+    folder = Path(data) if data is not None and (Path(data) / "labels.csv").is_file() else None
+    check("evaluate", "evaluate", *(() if folder is not None else ("sklearn",)),
+          *(() if no_figures else ("matplotlib",)))
+    if folder is not None:
+        _evaluate_strings(model_name, folder, limit, layout, workers, as_json, figures,
                           no_figures)
         return
     import numpy as np
@@ -470,6 +474,9 @@ def eda(
     rotation: float, shift: float, zoom: float,
 ) -> None:
     """Exploratory data analysis: class balance, pixel statistics, samples, augmentation."""
+    from .extras import check
+
+    check("eda", "evaluate", "sklearn", "imblearn", "matplotlib")
     from .data import load_source
     from .reports import eda_report, oversample
     from .training import stratified_subset
