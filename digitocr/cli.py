@@ -13,7 +13,6 @@ import click
 
 from . import __version__
 from .errors import DigitOCRError, ExitCode, Interrupted, Terminated
-from .io import QUIET_ENV
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
 DEFAULT_FILE_TIMEOUT = 120.0
@@ -615,7 +614,7 @@ def read(
     import sys
 
     if quiet:
-        from .io import quiet_decoders
+        from .io import QUIET_ENV, quiet_decoders
 
         os.environ[QUIET_ENV] = "1"  # spawned workers read it too
         quiet_decoders()

@@ -27,6 +27,7 @@ OPTIONAL = ("sklearn", "skops", "imblearn", "scipy", "matplotlib", "jsonschema",
             "keras", "tf2onnx", "onnx", "dask", "distributed", "pyarrow")
 
 #: run in a subprocess: refuse every OPTIONAL module, run the CLI, then name what got imported
+#: of those (and of the process pool's modules)
 BLOCKED_RUN = """
 import sys
 BLOCKED = set(sys.argv[1].split(","))
@@ -42,7 +43,9 @@ from digitocr.cli import cli
 try:
     cli.main(sys.argv[2:], prog_name="digitocr", standalone_mode=False)
 finally:
-    print(json.dumps(sorted({m.partition(".")[0] for m in sys.modules} & BLOCKED)),
+    # a one-process read needs no process pool either (it costs start-up time)
+    seen = {m.partition(".")[0] for m in sys.modules} | set(sys.modules)
+    print(json.dumps(sorted(seen & (BLOCKED | {"multiprocessing", "concurrent.futures"}))),
           file=sys.stderr)
 """
 
