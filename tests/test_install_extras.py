@@ -80,15 +80,19 @@ def test_import_digitocr_imports_no_optional_dependency() -> None:
     assert out.strip() == "[]"
 
 
-def test_read_works_with_every_optional_dependency_refused() -> None:
+def test_read_works_with_every_optional_dependency_refused(tmp_path: Path) -> None:
     page = str(SAMPLES / "form-clean.png")
-    got = blocked_run(["read", page, "--format", "csv", "-q"])
+    got = blocked_run(["read", page, "--format", "csv", "-q", "--annotate", str(tmp_path / "a")])
     assert got.returncode == 0, got.stderr
     assert got.stderr.strip().splitlines()[-1] == "[]"
-    # the same readings as this process makes with everything installed
-    expected = CliRunner().invoke(cli, ["read", page, "--format", "csv", "-q"])
+    # the same readings (and annotated page) as this process makes with everything installed
+    expected = CliRunner().invoke(cli, ["read", page, "--format", "csv", "-q",
+                                        "--annotate", str(tmp_path / "b")])
     assert expected.exit_code == 0, expected.output
     assert got.stdout == expected.stdout
+    drawn = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert drawn == sorted(p.name for p in (tmp_path / "b").iterdir()) == ["form-clean.png-p1.png"]
+    assert (tmp_path / "a" / drawn[0]).read_bytes() == (tmp_path / "b" / drawn[0]).read_bytes()
 
 
 def test_read_with_svm_without_classical_extra_is_one_line(tmp_path: Path) -> None:
