@@ -13,7 +13,6 @@ import click
 
 from . import __version__
 from .errors import DigitOCRError, ExitCode, Interrupted, Terminated
-from .io import QUIET_ENV
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
 DEFAULT_FILE_TIMEOUT = 120.0
@@ -397,9 +396,13 @@ def evaluate(
     error rate, per length, flagged and unflagged-wrong shares, calibration.
     """
     from .evaluation import digit_overlap, figures_folder
+    from .extras import check
 
-    if data is not None and (Path(data) / "labels.csv").is_file():
-        _evaluate_strings(model_name, Path(data), limit, layout, workers, as_json, figures,
+    folder = Path(data) if data is not None and (Path(data) / "labels.csv").is_file() else None
+    check("evaluate", "evaluate", *(() if folder is not None else ("sklearn",)),
+          *(() if no_figures else ("matplotlib",)))
+    if folder is not None:
+        _evaluate_strings(model_name, folder, limit, layout, workers, as_json, figures,
                           no_figures)
         return
     import numpy as np
@@ -505,6 +508,9 @@ def eda(
     rotation: float, shift: float, zoom: float,
 ) -> None:
     """Exploratory data analysis: class balance, pixel statistics, samples, augmentation."""
+    from .extras import check
+
+    check("eda", "evaluate", "sklearn", "imblearn", "matplotlib")
     from .data import load_source
     from .reports import eda_report, oversample
     from .training import stratified_subset
@@ -648,7 +654,7 @@ def read(
     import sys
 
     if quiet:
-        from .io import quiet_decoders
+        from .io import QUIET_ENV, quiet_decoders
 
         os.environ[QUIET_ENV] = "1"  # spawned workers read it too
         quiet_decoders()

@@ -10,16 +10,14 @@ read in a process pool and results still come back in input order.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,6 +68,16 @@ from .register import Registration
 from .results import Field, PageResult
 from .segment import FieldCrops, SegmentOptions, SegmentRules, load_rules
 from .templates import align, finish, unregistered
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+else:
+    def ProcessPoolExecutor(*args: Any, **kwargs: Any) -> Any:
+        """``concurrent.futures.ProcessPoolExecutor``, imported when a pool is made: it and
+        multiprocessing cost a one-page read some 50 ms of CPU (tests patch this name)."""
+        from concurrent.futures import ProcessPoolExecutor as pool
+
+        return pool(*args, **kwargs)
 
 #: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
 #: timeout, which also kills pdftoppm, gets to fire first
@@ -516,6 +524,8 @@ def read(
         read_metadata(resolve_model_dir(str(model)))  # a bad --model fails before the pool
         model = str(model)
     method = "fork" if "tensorflow" not in sys.modules and os.name == "posix" else "spawn"
+    import multiprocessing
+
     ctx = multiprocessing.get_context(method)
     # files go out in chunks (fewer round trips, batched inference inside each worker), small
     # enough that every worker gets several and results come back steadily

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .extras import requires
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -79,12 +81,13 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
     predictions (scikit-learn's default), so a digit that is neither labelled nor predicted
     does not count as a zero. ``roc_auc_ovr`` is None unless every digit occurs in ``y_true``.
     """
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    with requires("the evaluation metrics", "evaluate"):
+        from sklearn.metrics import (
+            accuracy_score,
+            confusion_matrix,
+            precision_recall_fscore_support,
+            roc_auc_score,
+        )
 
     y = _labels(y_true)
     if y.size == 0:
@@ -170,7 +173,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
+    with requires("figures"):
+        from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=DPI)
 
@@ -685,7 +689,8 @@ def oversample(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.
         raise ValueError(f"{len(xa)} images but {len(ya)} labels")
     if len(np.unique(ya)) < 2:
         return xa.copy(), ya.copy()
-    from imblearn.over_sampling import RandomOverSampler
+    with requires("oversampling"):
+        from imblearn.over_sampling import RandomOverSampler
 
     sampler = RandomOverSampler(random_state=seed)
     flat, y_res = sampler.fit_resample(xa.reshape(len(xa), -1), ya)

@@ -252,7 +252,11 @@ def schema() -> dict[str, Any]:
 
 
 def validate(record: dict[str, Any]) -> None:
-    """Raise ``jsonschema.ValidationError`` when ``record`` is not a valid page record."""
-    import jsonschema
+    """Raise ``jsonschema.ValidationError`` when ``record`` is not a valid page record (needs
+    the ``validate`` extra)."""
+    from .extras import requires
+
+    with requires("validating a record"):
+        import jsonschema
 
     jsonschema.validate(record, schema())

@@ -23,6 +23,9 @@ from .backends import (
 from .data import Dataset, concat, load_source, split_holdout
 from .errors import DataError, ModelError
 
+#: backends that train with scikit-learn alone (the ``classical`` extra, no Keras)
+CLASSICAL_BACKENDS = ("knn", "svm")
+
 
 @dataclass
 class TrainConfig:
@@ -168,6 +171,7 @@ def saw_holdout(metadata: dict[str, Any], config: TrainConfig) -> bool:
 
 def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Train (or, for an ensemble of ``members``, assemble) a model; save it; return metadata."""
+    from .extras import check
     from .plugins import get_classifiers
 
     say = progress or (lambda _msg: None)
@@ -176,6 +180,9 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         raise ModelError(
             f"unknown backend {config.backend!r} (registered: {', '.join(sorted(backends))})"
         )
+    # the split and the metrics are scikit-learn's: fail before loading data, not after fitting
+    check("training", "classical" if config.backend in CLASSICAL_BACKENDS else "train",
+          "sklearn", *(("imblearn",) if config.oversample else ()))
     out = Path(config.out)
     check_out(out, config.force)
     start = time.perf_counter()

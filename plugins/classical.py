@@ -16,6 +16,7 @@ import numpy as np
 from digitocr import hookimpl
 from digitocr.backends import Classifier, FitResult, Progress, check_batch
 from digitocr.errors import ModelError
+from digitocr.extras import requires
 from digitocr.normalise import deskew
 
 MODEL_FILE = "model.skops"
@@ -59,8 +60,9 @@ class SklearnClassifier(Classifier):
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         progress: Progress | None = None,
     ) -> FitResult:
-        from sklearn.decomposition import PCA
-        from sklearn.pipeline import Pipeline
+        with requires(f"the {self.backend} backend"):
+            from sklearn.decomposition import PCA
+            from sklearn.pipeline import Pipeline
 
         if progress:
             progress(f"{self.backend}: fitting on {len(y)} images")
@@ -87,7 +89,8 @@ class SklearnClassifier(Classifier):
         return out
 
     def save(self, directory: Path) -> None:
-        import skops.io as sio
+        with requires(f"the {self.backend} backend"):
+            import skops.io as sio
 
         if self.pipeline is None:
             raise ModelError(f"nothing to save: the {self.backend} model has not been trained")
@@ -96,7 +99,8 @@ class SklearnClassifier(Classifier):
 
     @classmethod
     def load(cls, directory: Path, options: dict[str, Any]) -> SklearnClassifier:
-        import skops.io as sio
+        with requires(f"the {cls.backend} model {directory}"):
+            import skops.io as sio
 
         path = directory / MODEL_FILE
         if not path.is_file():
@@ -125,7 +129,8 @@ class KNNClassifier(SklearnClassifier):
     defaults: ClassVar[dict[str, Any]] = {"components": 40, "k": 4}
 
     def make_estimator(self) -> Any:
-        from sklearn.neighbors import KNeighborsClassifier
+        with requires("the knn backend"):
+            from sklearn.neighbors import KNeighborsClassifier
 
         return KNeighborsClassifier(n_neighbors=int(self.options["k"]), weights="distance")
 
@@ -137,8 +142,9 @@ class SVMClassifier(SklearnClassifier):
     defaults: ClassVar[dict[str, Any]] = {"components": 50, "C": 10.0, "gamma": "scale"}
 
     def make_estimator(self) -> Any:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.svm import SVC
+        with requires("the svm backend"):
+            from sklearn.calibration import CalibratedClassifierCV
+            from sklearn.svm import SVC
 
         gamma = self.options["gamma"]
         svc = SVC(
