@@ -253,13 +253,13 @@ def _chunk_frame(paths: list[str], model: str | Reader, opts: Any, threads: int,
     return pd.DataFrame(rows, columns=list(FRAME_DTYPES)).astype(FRAME_DTYPES)
 
 
-#: ``fields_frame``'s columns (``writers.CSV_COLUMNS``) and their pandas types; the box is
-#: nullable (a page with no field has none)
+#: ``fields_frame``'s columns (``writers.CSV_COLUMNS``) and their pandas types; the box and
+#: ``valid`` are nullable (a page with no field has none; a field without rules, no ``valid``)
 FRAME_DTYPES: dict[str, str] = {
     "file": "object", "page": "int64", "field": "object", "text": "object",
     "confidence": "float64", "needs_review": "bool", "x": "Int64", "y": "Int64", "w": "Int64",
-    "h": "Int64", "error": "object", "value": "object", "digitocr": "object",
-    "model": "object", "model_sha256": "object", "layout": "object"}
+    "h": "Int64", "error": "object", "value": "object", "valid": "boolean",
+    "digitocr": "object", "model": "object", "model_sha256": "object", "layout": "object"}
 
 
 def fields_frame(
