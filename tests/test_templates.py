@@ -363,3 +363,27 @@ def test_a_300_dpi_pdf_registers_to_a_150_dpi_template() -> None:
         assert [f.text for f in page.fields] == [f["text"] for f in t["fields"]]
         assert page.width == 2480  # rendered at 300 dpi; boxes in its pixels
         assert 650 < page.fields[0].bbox[0] < 760
+
+
+def dotted_rectangle(page: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """A box of thin dotted rules (2 px dashes, 2 px gaps), as a cheque's amount box scans."""
+    for x in range(x0, x1, 4):
+        page[y0:y0 + 2, x:x + 2] = 0
+        page[y1 - 2:y1, x:x + 2] = 0
+    for y in range(y0, y1, 4):
+        page[y:y + 2, x0:x0 + 2] = 0
+        page[y:y + 2, x1 - 2:x1] = 0
+
+
+def test_make_finds_a_box_of_dotted_rules_too() -> None:
+    page = np.full((500, 900), 250, np.uint8)
+    cv2.rectangle(page, (60, 80), (360, 160), 0, 3)  # a box of solid rules
+    solid = make_template(page)
+    assert len(solid.fields) == 1
+    dotted_rectangle(page, 480, 300, 820, 400)
+    t = make_template(page)
+    assert [f.layout for f in t.fields] == ["boxes", "boxes"]
+    assert t.fields[0].bbox == solid.fields[0].bbox  # what plain rules find stays as it was
+    x, y, w, h = t.fields[1].bbox
+    assert x <= 482 and y <= 302 and x + w >= 818 and y + h >= 398
+    assert w < 400 and h < 150
