@@ -117,8 +117,8 @@ def main() -> None:
     def records(pages: Any) -> list[str]:
         return [json_text(p.to_dict()) for p in pages]
 
-    wall: dict[str, list[float]] = {w: [] for w in WAYS}
-    cpus: dict[str, list[float]] = {w: [] for w in WAYS}
+    wall: dict[str, list[float]] = {w: [] for w in ways}
+    cpus: dict[str, list[float]] = {w: [] for w in ways}
     starts: dict[str, float] = {}
     warmup: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

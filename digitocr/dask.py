@@ -94,6 +94,8 @@ _malloc_tuned = False
 # and the loads under way, by the same key as ``_worker_reader``'s
 _spare: dict[tuple[str, tuple[str, ...]], Reader] = {}
 _loading: dict[tuple[str, tuple[str, ...]], threading.Event] = {}
+# ... and the models a thread of this process already holds (no preload again: a later batch)
+_held: set[tuple[str, tuple[str, ...]]] = set()
 _spare_lock = threading.Lock()
 # the environment the forkserver started with (None: not started by ``prestart``)
 _forkserver_env: dict[str, str] | None = None
@@ -148,7 +150,7 @@ def _preload(model: str, threads: int, plugin_list: list[tuple[str, Any]]) -> No
     background of a worker; a model that fails to load is left for that thread to report."""
     key = _key(model, plugin_list)
     with _spare_lock:
-        if key in _spare or key in _loading:
+        if key in _spare or key in _loading or key in _held:
             return
         done = _loading[key] = threading.Event()
     try:
@@ -183,6 +185,8 @@ def _worker_reader(model: str | Reader, threads: int,
         with _spare_lock:
             spare = _spare.pop(key, None)
         cache[key] = spare if spare is not None else _load(model, threads, plugin_list)
+        with _spare_lock:
+            _held.add(key)
     return cache[key]
 
 
