@@ -14,6 +14,12 @@ by the scheduler (``distributed.scheduler.allowed-failures`` times); when it sti
 becomes an error record: nothing is lost, and a result is taken once, so nothing is read
 twice into the output.
 
+Before the first chunk goes out, a worker plugin (``_preload_plugin``) starts loading the model
+on every worker, so that it loads while the client sends the chunks. ``--scheduler local``
+forks its workers from a forkserver that imported Dask and digitocr's reading code once
+(``FORKSERVER_PRELOAD``), started before this process imports Dask itself: a cold local run
+does not pay those imports in each worker.
+
 Workers need digitocr (same version) and the model, and must see the input files at the same
 paths (a shared or network file system). Tasks run in worker threads, where ``io.deadline``'s
 alarm cannot fire: ``timeout_per_file`` bounds PDF rendering only (pdftoppm's own timeout).
@@ -75,9 +81,24 @@ TRIM_THRESHOLD = 64 << 20
 #: glibc's ``mallopt`` parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
+#: modules the forkserver of ``--scheduler local`` imports once, so that each worker forked
+#: from it starts with them (instead of importing them anew in each spawned worker)
+FORKSERVER_PRELOAD = ("distributed", "digitocr.dask", "digitocr.pipeline", "onnxruntime")
+#: the name ``read`` registers its model-preloading worker plugin under (one per cluster)
+PRELOAD_PLUGIN = "digitocr-preload"
+
 # per worker thread: the models it loaded, by what names them (see ``_worker_reader``)
 _local = threading.local()
 _malloc_tuned = False
+# per worker process: models a preload (``_preload_plugin``) loaded that no thread took yet,
+# and the loads under way, by the same key as ``_worker_reader``'s
+_spare: dict[tuple[str, tuple[str, ...]], Reader] = {}
+_loading: dict[tuple[str, tuple[str, ...]], threading.Event] = {}
+# ... and the models a thread of this process already holds (no preload again: a later batch)
+_held: set[tuple[str, tuple[str, ...]]] = set()
+_spare_lock = threading.Lock()
+# the environment the forkserver started with (None: not started by ``prestart``)
+_forkserver_env: dict[str, str] | None = None
 
 
 def _tune_malloc() -> None:
@@ -105,29 +126,84 @@ def _import_distributed() -> Any:
     return distributed
 
 
+def _load(model: str, threads: int, plugin_list: list[tuple[str, Any]]) -> Reader:
+    """Load ``model`` in a worker, the process set up for it first (once)."""
+    _tune_malloc()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get(QUIET_ENV):
+        quiet_decoders()
+    if threads:
+        limit_threads(threads)
+    if plugin_list:
+        from .plugins import restore_plugins
+
+        restore_plugins(plugin_list)
+    return resolve_classifier(model)
+
+
+def _key(model: str, plugin_list: list[tuple[str, Any]]) -> tuple[str, tuple[str, ...]]:
+    return (model, tuple(name for name, _ in plugin_list))
+
+
+def _preload(model: str, threads: int, plugin_list: list[tuple[str, Any]]) -> None:
+    """Load ``model`` for the first worker thread that asks (``_worker_reader``), in the
+    background of a worker; a model that fails to load is left for that thread to report."""
+    key = _key(model, plugin_list)
+    with _spare_lock:
+        if key in _spare or key in _loading or key in _held:
+            return
+        done = _loading[key] = threading.Event()
+    try:
+        reader = _load(model, threads, plugin_list)
+    except Exception:  # the task loads it again, and fails with the reason
+        pass
+    else:
+        with _spare_lock:
+            _spare[key] = reader
+    finally:
+        with _spare_lock:
+            del _loading[key]
+        done.set()
+
+
 def _worker_reader(model: str | Reader, threads: int,
                    plugin_list: list[tuple[str, Any]]) -> Reader:
-    """The model this worker thread reads with, loaded on its first chunk and kept. Per
-    thread, since a model is not for sharing between threads (``digitocr.Reader``)."""
+    """The model this worker thread reads with, loaded on its first chunk (or taken from a
+    preload) and kept. Per thread, since a model is not for sharing between threads
+    (``digitocr.Reader``)."""
     if not isinstance(model, str):
         return model
     cache: dict[tuple[str, tuple[str, ...]], Reader] | None = getattr(_local, "models", None)
     if cache is None:
         cache = _local.models = {}
-    key = (model, tuple(name for name, _ in plugin_list))
+    key = _key(model, plugin_list)
     if key not in cache:
-        _tune_malloc()
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        if os.environ.get(QUIET_ENV):
-            quiet_decoders()
-        if threads:
-            limit_threads(threads)
-        if plugin_list:
-            from .plugins import restore_plugins
-
-            restore_plugins(plugin_list)
-        cache[key] = resolve_classifier(model)
+        with _spare_lock:
+            loading = _loading.get(key)
+        if loading is not None:  # a preload under way: sooner done than a load of our own
+            loading.wait()
+        with _spare_lock:
+            spare = _spare.pop(key, None)
+        cache[key] = spare if spare is not None else _load(model, threads, plugin_list)
+        with _spare_lock:
+            _held.add(key)
     return cache[key]
+
+
+def _preload_plugin(model: str, threads: int, plugin_list: list[tuple[str, Any]]) -> Any:
+    """A ``WorkerPlugin`` that starts loading ``model`` on each worker as it joins (in a
+    thread, so that the worker takes tasks meanwhile)."""
+    _import_distributed()
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class Preload(WorkerPlugin):
+        idempotent = False
+
+        def setup(self, worker: Any) -> None:
+            threading.Thread(target=_preload, args=(model, threads, plugin_list),
+                             name="digitocr-preload", daemon=True).start()
+
+    return Preload()
 
 
 def _read_chunk(paths: list[str], model: str | Reader, opts: Any, threads: int,
@@ -199,6 +275,11 @@ def read(
     else:
         ref = str(model)
 
+    if isinstance(ref, str):  # the model loads on every worker while the chunks go out
+        with contextlib.suppress(Exception):  # an old or odd cluster: loaded on first chunk
+            client.register_plugin(_preload_plugin(ref, threads, plugin_list),
+                                   name=PRELOAD_PLUGIN)
+
     def submit(chunk: list[str]) -> Any:
         return client.submit(_read_chunk, chunk, ref, opts, threads, plugin_list, pure=False)
 
@@ -253,13 +334,13 @@ def _chunk_frame(paths: list[str], model: str | Reader, opts: Any, threads: int,
     return pd.DataFrame(rows, columns=list(FRAME_DTYPES)).astype(FRAME_DTYPES)
 
 
-#: ``fields_frame``'s columns (``writers.CSV_COLUMNS``) and their pandas types; the box is
-#: nullable (a page with no field has none)
+#: ``fields_frame``'s columns (``writers.CSV_COLUMNS``) and their pandas types; the box and
+#: ``valid`` are nullable (a page with no field has none; a field without rules, no ``valid``)
 FRAME_DTYPES: dict[str, str] = {
     "file": "object", "page": "int64", "field": "object", "text": "object",
     "confidence": "float64", "needs_review": "bool", "x": "Int64", "y": "Int64", "w": "Int64",
-    "h": "Int64", "error": "object", "value": "object", "digitocr": "object",
-    "model": "object", "model_sha256": "object", "layout": "object"}
+    "h": "Int64", "error": "object", "value": "object", "valid": "boolean",
+    "digitocr": "object", "model": "object", "model_sha256": "object", "layout": "object"}
 
 
 def fields_frame(
@@ -319,20 +400,57 @@ def _quiet_logs() -> Iterator[None]:
         log.setLevel(level)
 
 
+def prestart() -> bool:
+    """Start the forkserver a ``LocalCluster``'s workers are forked from (once per process),
+    importing ``FORKSERVER_PRELOAD`` in the background; False where there is no forkserver
+    (Windows: the workers are spawned)."""
+    global _forkserver_env
+    if _forkserver_env is not None:
+        return True
+    import multiprocessing
+    import multiprocessing.forkserver
+
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+    except ValueError:
+        return False
+    ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
+    multiprocessing.forkserver.ensure_running()
+    _forkserver_env = dict(os.environ)
+    return True
+
+
+def _local_cluster_env() -> dict[str, str]:
+    """What a forked worker must be given of this process's environment: what changed since
+    the forkserver started (a worker's spawned process would have had it)."""
+    base = _forkserver_env or {}
+    return {k: v for k, v in os.environ.items() if base.get(k) != v}
+
+
 @contextlib.contextmanager
 def connect(scheduler: str, workers: int | None = None) -> Iterator[Client]:
     """A client of the cluster at ``scheduler`` (``tcp://HOST:8786``), or of a new
     ``LocalCluster`` of ``workers`` processes (one thread each; default: one per core) for
     ``"local"``; closed (and a local cluster shut down) on leaving."""
-    distributed = _import_distributed()
     if scheduler == LOCAL:
+        forked = prestart()  # first: it imports while this process imports Dask
+        distributed = _import_distributed()
+        import dask
+
         n = workers or default_workers()
-        # dashboard on a free port: a fixed one may be taken (another cluster on the host)
-        with _quiet_logs(), distributed.LocalCluster(
+        method = {"distributed.worker.multiprocessing-method": "forkserver"} if forked else {}
+        if forked:  # else Dask would import every package it knows of here, for its preload
+            import distributed.utils as dutils
+
+            dutils._forkserver_preload_set = True
+        # its HTTP server on a free port: a fixed one may be taken (another cluster here)
+        with _quiet_logs(), dask.config.set(method), distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                silence_logs=LOCAL_LOG_LEVEL) as cluster, distributed.Client(cluster) as client:
+                silence_logs=LOCAL_LOG_LEVEL, env=_local_cluster_env()
+        ) as cluster, distributed.Client(cluster) as client:
             yield client
         return
+    distributed = _import_distributed()
     try:
         client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError, TypeError) as exc:

@@ -61,6 +61,13 @@ COMB_MAX_ASPECT = 1.6
 #: still has the whole frame inside the rectangle (the segmenter finds and removes it there)
 FIELD_PAD = 0.2
 MIN_PAD = 4
+#: ``template make``: a box found only once short gaps are bridged (a thinly printed, dotted
+#: line, as a cheque's amount box) is added when at most this share of its area (or of the
+#: other's, the smaller) lies in a box found without bridging; more is the same box again
+BRIDGED_OVERLAP_MAX = 0.1
+#: ... and when both its sides are at least this share of the page's shorter side: a closed
+#: letter of printed text (bridging closes some) is smaller than any box for writing in
+BRIDGED_MIN_SIDE = 0.05
 
 
 @dataclass
@@ -325,10 +332,34 @@ def _pad(box: BBox, shape: tuple[int, ...], thickness: int) -> BBox:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _overlap(a: BBox, b: BBox) -> float:
+    """The share of the smaller box's area that lies in the other."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1, min(a[2] * a[3], b[2] * b[3]))
+
+
+def bridged_cells(mask: np.ndarray, cells: list[BBox]) -> list[BBox]:
+    """The boxes of ``mask`` found once short gaps along rows and columns are bridged
+    (``segment.cheque.bridged``) that none of ``cells`` (found without) already is, of at
+    least ``BRIDGED_MIN_SIDE``."""
+    from .segment import find_rules
+    from .segment.cheque import bridged
+    from .segment.types import RULES as SEGMENT_RULES
+
+    side = BRIDGED_MIN_SIDE * min(mask.shape[:2])
+    more = find_rules(bridged(mask, SEGMENT_RULES)).cells
+    return [c for c in more if min(c[2], c[3]) >= side
+            and all(_overlap(c, k) <= BRIDGED_OVERLAP_MAX for k in cells)]
+
+
 def make_template(image: np.ndarray, rules: RegistrationRules = RULES) -> Template:
     """A template of the page ``image`` (blank or filled): one field per printed box, comb or
-    table cell (free digit strings when it has no boxes), named ``field_1``... in reading
-    order, and the reference picture registration needs."""
+    table cell, also of thin dotted rules (``bridged_cells``), or free digit strings when it
+    has no boxes; named ``field_1``... in reading order, and the reference picture
+    registration needs."""
     from .segment import (
         FieldCrops,
         SegmentOptions,
@@ -344,7 +375,9 @@ def make_template(image: np.ndarray, rules: RegistrationRules = RULES) -> Templa
     thick = max(1, round(found.thickness * p.scale))
     boxes: list[FieldCrops] = []  # a FieldCrops per field, for reading_order; segments unused
     blank: list[BBox] = []  # every cell, cleared inside on the reference picture
-    for group in group_cells(found.cells, found.thickness):
+    groups = group_cells(found.cells, found.thickness)
+    groups += group_cells(bridged_cells(p.mask, found.cells), found.thickness)
+    for group in groups:
         cells = [p.to_page(c) for c in group]
         blank.extend(cells)
         if len(cells) > 1 and all(c[2] <= COMB_MAX_ASPECT * c[3] for c in cells):

@@ -29,13 +29,16 @@ from .results import PageResult
 
 #: every record's provenance, as columns (csv, wide, parquet)
 PROVENANCE_COLUMNS = ("digitocr", "model", "model_sha256", "layout")
+#: ``valid``: ``true``/``false`` for a field with rules (a template's ``type``, ``length``,
+#: ``checksum``...), whether its reading satisfies them; empty for a field without rules
 CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h",
-               "error", "value", *PROVENANCE_COLUMNS)
+               "error", "value", "valid", *PROVENANCE_COLUMNS)
 #: ``wide``: the columns of a page, before its fields' columns and the provenance
 WIDE_PAGE_COLUMNS = ("file", "page", "width", "height", "orientation", "needs_review", "error",
                      "warning")
 #: ``wide``: each field's columns, ``{key}`` being its text (``key`` its name, else field_N)
-WIDE_FIELD_COLUMNS = ("{key}", "{key}_confidence", "{key}_needs_review", "{key}_value")
+WIDE_FIELD_COLUMNS = ("{key}", "{key}_confidence", "{key}_needs_review", "{key}_value",
+                      "{key}_valid")
 #: the journal beside a ``--resume`` output: one line per input file whose records are complete
 JOURNAL_SUFFIX = ".journal"
 #: a CSV cell starting with one of these is a formula to a spreadsheet: it gets a leading '
@@ -125,6 +128,11 @@ class JsonlWriter:
         self.stream.flush()
 
 
+def _flag(value: bool | None) -> str:
+    """A CSV cell of a yes/no/unknown value: ``true``, ``false`` or empty."""
+    return "" if value is None else "true" if value else "false"
+
+
 def _provenance_cells(page: PageResult) -> list[str]:
     prov = page.provenance
     if prov is None:
@@ -152,14 +160,14 @@ class CsvWriter:
             error = "" if page.error is None else csv_text(page.error)
             review = "true" if page.error is not None else "false"
             self.csv.writerow([name, page.page, "", "", "", review, "", "", "", "", error, "",
-                               *prov])
+                               "", *prov])
             return
         for f in page.fields:
             x, y, w, h = f.bbox
             self.csv.writerow(
                 [name, page.page, csv_text(f.key), csv_text(f.text), f"{f.confidence:.4f}",
                  "true" if f.needs_review else "false", x, y, w, h, "",
-                 "" if f.value is None else f.value, *prov]
+                 "" if f.value is None else f.value, _flag(f.valid), *prov]
             )
 
     def close(self) -> None:
@@ -216,7 +224,7 @@ class WideWriter:
                 self.keys.append(key)
             by_key[key] = [csv_text(f.text), f"{f.confidence:.4f}",
                            "true" if f.needs_review else "false",
-                           "" if f.value is None else f.value]
+                           "" if f.value is None else f.value, _flag(f.valid)]
         review = page.error is not None or any(f.needs_review for f in page.fields)
         row: list[Any] = [csv_text(page.file), page.page, page.width, page.height,
                           page.orientation or "", "true" if review else "false",
@@ -259,7 +267,7 @@ def parquet_schema() -> Any:
         ("file", text), ("page", pa.int32()), ("field", text), ("text", text),
         ("confidence", pa.float64()), ("needs_review", pa.bool_()), ("x", pa.int32()),
         ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32()), ("error", text),
-        ("value", text), *((c, text) for c in PROVENANCE_COLUMNS)])
+        ("value", text), ("valid", pa.bool_()), *((c, text) for c in PROVENANCE_COLUMNS)])
 
 
 def field_rows(page: PageResult) -> list[dict[str, Any]]:
@@ -271,10 +279,11 @@ def field_rows(page: PageResult) -> list[dict[str, Any]]:
     if page.error is not None or not page.fields:
         return [{**base, "field": None, "text": None, "confidence": None,
                  "needs_review": page.error is not None, "x": None, "y": None, "w": None,
-                 "h": None, "error": page.error, "value": None, **prov}]
+                 "h": None, "error": page.error, "value": None, "valid": None, **prov}]
     return [{**base, "field": f.key, "text": f.text, "confidence": round(f.confidence, 4),
              "needs_review": f.needs_review, "x": f.bbox[0], "y": f.bbox[1], "w": f.bbox[2],
-             "h": f.bbox[3], "error": None, "value": f.value, **prov} for f in page.fields]
+             "h": f.bbox[3], "error": None, "value": f.value, "valid": f.valid, **prov}
+            for f in page.fields]
 
 
 class ParquetWriter:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,40 @@ def test_cluster_writes_what_a_local_run_writes(client: Any) -> None:
 
 def _malloc_state() -> tuple[str | None, bool]:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), ddask._malloc_tuned
+
+
+def _spare_models() -> list[str]:
+    return [model for model, _ in ddask._spare]
+
+
+def test_local_workers_fork_from_a_server_that_imported_digitocr(client: Any) -> None:
+    """``--scheduler local``'s workers are forked (not spawned) from a process that imported
+    the reading code once, and still get what this process set in its environment."""
+    if not ddask.prestart():  # pragma: no cover  (no forkserver: Windows)
+        pytest.skip("no forkserver here")
+    parents = set(client.run(os.getppid).values())
+    assert os.getpid() not in parents and len(parents) == 1  # the forkserver, not us
+    assert set(client.run(lambda: "digitocr.pipeline" in sys.modules).values()) == {True}
+    assert set(client.run(os.environ.get, "SLOWFONT_DELAY").values()) == {"0.02"}
+
+
+def test_the_model_is_preloaded_on_every_worker_and_taken_once(
+        slow: tuple[Path, list[Path]], client: Any) -> None:
+    model, files = slow
+    from digitocr.plugins import worker_plugins
+
+    plugin_list = worker_plugins(picklable=True)
+    client.register_plugin(ddask._preload_plugin(str(model), 1, plugin_list), name="test-pre")
+    deadline = time.monotonic() + 60
+    while set(map(tuple, client.run(_spare_models).values())) != {(str(model),)}:
+        assert time.monotonic() < deadline, client.run(_spare_models)
+        time.sleep(0.05)
+    names = [str(f) for f in files[:8]]  # one a task: both workers get some
+    got = lines(ddask.read(names, client, str(model), "string", chunk_files=1))
+    assert got == lines(digitocr.read(names, model=str(model), layout="string"))
+    # each worker's thread took its preloaded model (read's own preload found it loaded)
+    assert set(map(tuple, client.run(_spare_models).values())) == {()}
+    client.unregister_worker_plugin("test-pre")
 
 
 def test_cli_starts_a_local_cluster(slow: tuple[Path, list[Path]], tmp_path: Path) -> None:

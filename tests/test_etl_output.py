@@ -162,3 +162,28 @@ def test_schema_covers_every_format() -> None:
 
     (row,) = field_rows(PageResult("x.png", 1))
     assert set(row) == set(CSV_COLUMNS)
+
+
+def test_valid_is_in_every_format(font_model: str, tmp_path: Path) -> None:
+    """A field with rules carries ``valid`` in csv, wide and parquet as in JSON; a field
+    without rules has it empty (null)."""
+    save_png(form_page(), tmp_path / "f.png")
+    box = [95, 95, 410, 106]
+    tmpl = tmp_path / "t.json"
+    tmpl.write_text(json.dumps({"fields": [
+        {"name": "acct", "bbox": box, "type": "digits", "length": 5},
+        {"name": "short", "bbox": box, "type": "digits", "length": 3},
+        {"name": "plain", "bbox": box}]}))
+    args = [str(tmp_path / "f.png"), "--model", font_model, "--template", str(tmpl), "-q"]
+    (rec,) = [json.loads(ln) for ln in run(*args, "--format", "jsonl").stdout.splitlines()]
+    assert [(f["name"], f.get("valid")) for f in rec["fields"]] == [
+        ("acct", True), ("short", False), ("plain", None)]
+    rows = list(csv.DictReader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    assert [(r["field"], r["valid"]) for r in rows] == [
+        ("acct", "true"), ("short", "false"), ("plain", "")]
+    (wide,) = csv.DictReader(io.StringIO(run(*args, "--per-page").stdout))
+    assert [wide[f"{k}_valid"] for k in ("acct", "short", "plain")] == ["true", "false", ""]
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "o.parquet"
+    assert run(*args, "-o", str(out)).exit_code == 0
+    assert pq.read_table(out).column("valid").to_pylist() == [True, False, None]

@@ -392,3 +392,27 @@ def test_a_ruled_fields_choices_say_its_rules_chose() -> None:
         "cut:2 '30' prior 0.50 score -0.948 (the field's rules chose)"]
     (plain,) = classify_fields(crops, clf, replace(ruled, explain=False))
     assert plain.choices == [] and plain.to_dict() == f.to_dict()
+
+
+def dotted_rectangle(page: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """A box of thin dotted rules (2 px dashes, 2 px gaps), as a cheque's amount box scans."""
+    for x in range(x0, x1, 4):
+        page[y0:y0 + 2, x:x + 2] = 0
+        page[y1 - 2:y1, x:x + 2] = 0
+    for y in range(y0, y1, 4):
+        page[y:y + 2, x0:x0 + 2] = 0
+        page[y:y + 2, x1 - 2:x1] = 0
+
+
+def test_make_finds_a_box_of_dotted_rules_too() -> None:
+    page = np.full((500, 900), 250, np.uint8)
+    cv2.rectangle(page, (60, 80), (360, 160), 0, 3)  # a box of solid rules
+    solid = make_template(page)
+    assert len(solid.fields) == 1
+    dotted_rectangle(page, 480, 300, 820, 400)
+    t = make_template(page)
+    assert [f.layout for f in t.fields] == ["boxes", "boxes"]
+    assert t.fields[0].bbox == solid.fields[0].bbox  # what plain rules find stays as it was
+    x, y, w, h = t.fields[1].bbox
+    assert x <= 482 and y <= 302 and x + w >= 818 and y + h >= 398
+    assert w < 400 and h < 150
