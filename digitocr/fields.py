@@ -314,7 +314,7 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
     value = amount_value([g.label for g in glyphs]) if f.name == AMOUNT and text else None
     # a field with ink but no digit read (only separators, say) is not a sure blank
     review = review_reasons(conf, text, min_conf, ink=bool(glyphs), amount=f.name == AMOUNT,
-                            value=value)
+                            value=value, lines=f.lines)
     x, y, w, h = f.bbox
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name,
                  value)

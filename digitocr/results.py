@@ -136,7 +136,7 @@ class Field:
         return out
 
 
-#: why a field needs review (``review_reasons``). The first four count only under a review
+#: why a field needs review (``review_reasons``). The first five count only under a review
 #: threshold (``--min-confidence`` above 0); the last two always do.
 #: its confidence is below the threshold
 LOW_CONFIDENCE = "low confidence"
@@ -146,23 +146,27 @@ UNSURE_CHARACTER = "unsure character"
 NO_DIGIT = "no digit"
 #: an amount with digits whose separators fit no reading (``amounts.amount_value`` is None)
 AMOUNT_UNREAD = "amount unread"
+#: the box holds printed lines from wall to wall that make no comb (dividers it could not
+#: place): one of its "digits" may be a line
+PRINTED_LINES = "printed lines"
 #: ``--model auto``: the per-digit classifier's check reads the field otherwise
 READERS_DISAGREE = "readers disagree"
 #: ``--model auto``: a cut cell given to be read yields no digit
 EMPTY_CELL = "empty cell"
-REVIEW_REASONS = (LOW_CONFIDENCE, UNSURE_CHARACTER, NO_DIGIT, AMOUNT_UNREAD, READERS_DISAGREE,
-                  EMPTY_CELL)
+REVIEW_REASONS = (LOW_CONFIDENCE, UNSURE_CHARACTER, NO_DIGIT, AMOUNT_UNREAD, PRINTED_LINES,
+                  READERS_DISAGREE, EMPTY_CELL)
 
 
 def review_reasons(confidence: float, text: str, min_confidence: float, *, ink: bool = True,
                    amount: bool = False, value: str | None = None, agree: bool = True,
-                   cell: bool = False) -> tuple[str, ...]:
+                   cell: bool = False, lines: bool = False) -> tuple[str, ...]:
     """Why a field needs review, in the order of ``REVIEW_REASONS`` (empty: it does not).
 
     ``text`` is the field's digits, ``confidence`` its reading's; ``ink``: something was there
     to read (glyphs found, a crop given to a string reader); ``amount``: the field is an amount
     and ``value`` its value (None: its separators fit no reading); ``agree``: a second reader
-    read the same (``--model auto``); ``cell``: a cut cell that had to hold digits.
+    read the same (``--model auto``); ``cell``: a cut cell that had to hold digits; ``lines``:
+    the segmenter saw printed lines in the field that make no comb.
     """
     out: list[str] = []
     if min_confidence > 0:
@@ -174,6 +178,8 @@ def review_reasons(confidence: float, text: str, min_confidence: float, *, ink: 
             out.append(NO_DIGIT)
         if amount and text and value is None:
             out.append(AMOUNT_UNREAD)
+        if lines and text:
+            out.append(PRINTED_LINES)
     if not agree:
         out.append(READERS_DISAGREE)
     if cell and not text:

@@ -169,6 +169,7 @@ def test_review_reasons_are_one_rule_for_every_reader() -> None:
         EMPTY_CELL,
         LOW_CONFIDENCE,
         NO_DIGIT,
+        PRINTED_LINES,
         READERS_DISAGREE,
         UNSURE_CHARACTER,
         review_reasons,
@@ -180,6 +181,8 @@ def test_review_reasons_are_one_rule_for_every_reader() -> None:
     assert review_reasons(1.0, "", 0.9, ink=False) == ()  # a blank field
     assert review_reasons(1.0, "12", 0.9, amount=True, value=None) == (AMOUNT_UNREAD,)
     assert review_reasons(1.0, "12", 0.9, amount=True, value="12.00") == ()
+    assert review_reasons(1.0, "121", 0.9, lines=True) == (PRINTED_LINES,)
+    assert review_reasons(1.0, "", 0.9, ink=False, lines=True) == ()  # nothing read off them
     # without a threshold only a disagreement and an empty cut cell flag a field
     assert review_reasons(0.1, "?", 0.0, amount=True) == ()
     assert review_reasons(0.1, "", 0.0, agree=False, cell=True) == (READERS_DISAGREE, EMPTY_CELL)

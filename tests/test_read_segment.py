@@ -273,3 +273,20 @@ def test_a_comb_with_faint_broken_dividers_is_a_comb() -> None:
     img2[103:198, 298:303] = 255
     (f,) = segment_boxes(img2, OPTS)
     assert (f.kind, len(f.segments)) == ("comb", 3)
+
+
+def test_lines_inside_a_box_that_make_no_comb_flag_it() -> None:
+    img = np.full((300, 700), 255, np.uint8)
+    cv2.rectangle(img, (100, 100), (400, 200), 0, 3)
+    for y in range(104, 197, 9):  # one faint divider 0.4 in: cells of no common pitch
+        cv2.line(img, (221, y), (221, min(196, y + 6)), 120, 1)
+    for i, ch in enumerate("31"):
+        put(img, ch, 130 + 150 * i, 115, scale=3.0, thick=6)
+    (f,) = segment_boxes(img, OPTS)
+    assert (f.kind, f.lines) == ("box", True)
+    plain = np.full((300, 700), 255, np.uint8)
+    cv2.rectangle(plain, (100, 100), (400, 200), 0, 3)
+    for i, ch in enumerate("31"):
+        put(plain, ch, 130 + 150 * i, 115, scale=3.0, thick=6)
+    (f,) = segment_boxes(plain, OPTS)
+    assert (f.kind, f.lines) == ("box", False)

@@ -116,6 +116,7 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     # faint dividers inside a single box (a comb printed light, which rule finding misses):
     # where they cut it into even cells, they are taken out and the box read as a comb
     splits: dict[BBox, list[BBox]] = {}
+    lined: set[BBox] = set()
     clean = remove_rules(p.mask, rules, segment_rules=r)
     for g in groups:
         if len(g) != 1:
@@ -123,6 +124,8 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
         spans = inner_dividers(p.mask, g[0], rules.thickness, r)
         split = comb_split(g[0], spans, r)
         if split is None:
+            if spans:
+                lined.add(g[0])
             continue  # lines that make no comb may be strokes (a tall 1): they stay
         splits[g[0]] = split
         _, y, _, h = g[0]
@@ -146,7 +149,8 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
             split = splits.get(group[0])
             if split is None:
                 comps = cc.inside(group[0], min_area)
-                fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
+                fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box",
+                                         lines=group[0] in lined))
                 continue
             group, cells_cc = split, cc
         segs: list[Segment] = []

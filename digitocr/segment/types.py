@@ -77,6 +77,9 @@ class FieldCrops:
     #: what the field's reading must satisfy, when the layout knows (a cheque's date comb is
     #: a date); a template's field rules take precedence
     rules: FieldRules | None = None
+    #: printed lines run wall to wall inside the box but make no comb (``inner_dividers``):
+    #: its reading may hold a line read as a 1, so it is flagged for review
+    lines: bool = False
 
 
 @dataclass(frozen=True)
