@@ -33,6 +33,7 @@ import numpy as np
 
 from .constraints import CHECKSUMS, DATE_ORDERS, TYPES, FieldRules, decode, parse_date
 from .errors import TemplateError
+from .jsonfile import read_json
 from .register import (
     RULES,
     Reference,
@@ -133,14 +134,7 @@ def load_template(path: str | Path) -> Template:
     """Read ``--template FILE`` (see the module's docstring); a bad file raises
     ``TemplateError`` naming the file, and the field when one is wrong."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except OSError as exc:
-        raise TemplateError(f"{p}: cannot read template ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise TemplateError(f"{p}: template is not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise TemplateError(f"{p}: template is not valid JSON (nested too deeply)") from exc
+    data = read_json(p, "template", TemplateError)
     return parse_template(data, str(p))
 
 
@@ -287,10 +281,6 @@ def _parse_rules(f: dict[str, Any], where: str) -> FieldRules | None:
     if not isinstance(required, bool):
         raise TemplateError(f"{where}: 'required' must be true or false")
     return FieldRules(kind, lo, hi, pattern, checksum, bounds[0], bounds[1], order, required)
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def _number(v: object) -> bool:

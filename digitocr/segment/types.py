@@ -6,7 +6,6 @@ to each layout (and, pickled, to worker processes).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DigitOCRError
+from ..jsonfile import read_json
 
 if TYPE_CHECKING:
     from ..constraints import FieldRules
@@ -478,16 +478,6 @@ def rules_from_dict(data: object, base: SegmentRules = RULES,
 def load_rules(path: str | Path, base: SegmentRules = RULES) -> SegmentRules:
     """``read --rules FILE``: a JSON object of rule overrides (``{"wide": 1.2}``) on ``base``."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"), parse_constant=_no_constant)
-    except OSError as exc:
-        raise RulesError(f"{p}: cannot read rules ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise RulesError(f"{p}: rules are not valid JSON ({exc})") from exc
-    except RecursionError as exc:
-        raise RulesError(f"{p}: rules are not valid JSON (nested too deeply)") from exc
+    data = read_json(p, "rules", RulesError, plural=True)
     return rules_from_dict(data, base, str(p))
 
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
