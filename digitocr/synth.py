@@ -98,10 +98,10 @@ class StringSynth:
             x = self._currency(pieces, rng, base)
         for i in range(n):
             if i == sep_at:
-                x = self._separator(pieces, rng, x, base, stroke,
+                x = draw_marks(pieces, rng, x, base, stroke,
                                     str(rng.choice([".", ".", ",", ",", "-", "'"])))
             elif i in groups:
-                x = self._separator(pieces, rng, x, base, stroke, group_mark)
+                x = draw_marks(pieces, rng, x, base, stroke, group_mark)
             k = int(rng.integers(len(self.digits)))
             d = _tight(self.digits[k])
             h = base * rng.uniform(0.85, 1.1)
@@ -116,56 +116,8 @@ class StringSynth:
             x += img.shape[1]
             label += str(int(self.labels[k]))
         if rng.random() < c.p_ending:
-            x = self._separator(pieces, rng, x, base, stroke, str(rng.choice(c.endings)))
+            x = draw_marks(pieces, rng, x, base, stroke, str(rng.choice(c.endings)))
         return self._compose(pieces, rng, base), label
-
-    def _separator(self, pieces: list[tuple[np.ndarray, float, float]],
-                   rng: np.random.Generator, x: float, base: float, stroke: float,
-                   kind: str) -> float:
-        t = max(1, round(stroke))
-        x += base * rng.uniform(0.0, 0.2)
-        prev = ""
-        for ch in kind:
-            if ch in ".,'":
-                r = max(1.0, stroke * rng.uniform(0.6, 1.1))
-                tail = base * 0.25 if ch in ",'" else 0.0
-                size = int(2 * r + tail + 4)
-                img = np.zeros((size, size), np.float32)
-                cx, cy = round(r) + 2, round(r) + 2
-                cv2.circle(img, (cx, cy), max(1, round(r)), 1.0, -1, cv2.LINE_AA)
-                if tail:
-                    cv2.line(img, (cx, cy), (max(0, cx - round(tail * 0.4)), cy + round(tail)),
-                             1.0, t, cv2.LINE_AA)
-                y = base * (rng.uniform(0.8, 1.0) if ch != "'" else rng.uniform(-0.1, 0.1))
-            elif ch == "/":
-                # a slash as tall as the digits or taller, leaning right, often begun inside
-                # the last digit (``000/-`` written in one movement)
-                h = base * rng.uniform(0.8, 1.35)
-                lean = h * rng.uniform(0.3, 0.8)
-                img = np.zeros((int(h) + 2 * t + 2, int(lean) + 2 * t + 2), np.float32)
-                cv2.line(img, (t + 1, int(h) + t), (int(lean) + t, t + 1), 1.0, t, cv2.LINE_AA)
-                if pieces and rng.random() < 0.5:
-                    x -= base * rng.uniform(0.05, 0.35)
-                y = base - h + base * rng.uniform(-0.05, 0.2)
-            else:
-                after_slash = prev == "/"
-                length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else
-                                            1.3 if after_slash else 0.9)
-                img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
-                               np.float32)
-                y0 = t + 1
-                for j in range(2 if ch == "=" else 1):
-                    yy = y0 + j * max(3, round(base * rng.uniform(0.12, 0.3)))
-                    tilt = round(rng.uniform(-0.15, 0.15) * length)
-                    cv2.line(img, (t + 1, yy + max(0, tilt)),
-                             (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
-                y = base * rng.uniform(0.35, 0.6)
-            if prev == "/" and rng.random() < 0.6:
-                x -= base * rng.uniform(0.1, 0.4)  # the dash drawn from the slash's foot
-            pieces.append((img, x, y))
-            x += img.shape[1] + base * rng.uniform(0.0, 0.15)
-            prev = ch
-        return x
 
     def _currency(self, pieces: list[tuple[np.ndarray, float, float]],
                   rng: np.random.Generator, base: float) -> float:
@@ -219,6 +171,56 @@ class StringSynth:
         darkness = rng.uniform(0.45, 0.92)
         gray = paper * (1.0 - darkness * ink)
         return finish(gray, rng)
+
+
+def draw_marks(pieces: list[tuple[np.ndarray, float, float]], rng: np.random.Generator,
+               x: float, base: float, stroke: float, kind: str) -> float:
+    """Append the marks of ``kind`` (``.`` ``,`` ``'`` ``-`` ``=`` ``/``, in order) to
+    ``pieces`` from ``x``, sized by the digit height ``base``; the x after them."""
+    t = max(1, round(stroke))
+    x += base * rng.uniform(0.0, 0.2)
+    prev = ""
+    for ch in kind:
+        if ch in ".,'":
+            r = max(1.0, stroke * rng.uniform(0.6, 1.1))
+            tail = base * 0.25 if ch in ",'" else 0.0
+            size = int(2 * r + tail + 4)
+            img = np.zeros((size, size), np.float32)
+            cx, cy = round(r) + 2, round(r) + 2
+            cv2.circle(img, (cx, cy), max(1, round(r)), 1.0, -1, cv2.LINE_AA)
+            if tail:
+                cv2.line(img, (cx, cy), (max(0, cx - round(tail * 0.4)), cy + round(tail)),
+                         1.0, t, cv2.LINE_AA)
+            y = base * (rng.uniform(0.8, 1.0) if ch != "'" else rng.uniform(-0.1, 0.1))
+        elif ch == "/":
+            # a slash as tall as the digits or taller, leaning right, often begun inside
+            # the last digit (``000/-`` written in one movement)
+            h = base * rng.uniform(0.8, 1.35)
+            lean = h * rng.uniform(0.3, 0.8)
+            img = np.zeros((int(h) + 2 * t + 2, int(lean) + 2 * t + 2), np.float32)
+            cv2.line(img, (t + 1, int(h) + t), (int(lean) + t, t + 1), 1.0, t, cv2.LINE_AA)
+            if pieces and rng.random() < 0.5:
+                x -= base * rng.uniform(0.05, 0.35)
+            y = base - h + base * rng.uniform(-0.05, 0.2)
+        else:
+            after_slash = prev == "/"
+            length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else
+                                        1.3 if after_slash else 0.9)
+            img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
+                           np.float32)
+            y0 = t + 1
+            for j in range(2 if ch == "=" else 1):
+                yy = y0 + j * max(3, round(base * rng.uniform(0.12, 0.3)))
+                tilt = round(rng.uniform(-0.15, 0.15) * length)
+                cv2.line(img, (t + 1, yy + max(0, tilt)),
+                         (int(length) + t, yy + max(0, -tilt)), 1.0, t, cv2.LINE_AA)
+            y = base * rng.uniform(0.35, 0.6)
+        if prev == "/" and rng.random() < 0.6:
+            x -= base * rng.uniform(0.1, 0.4)  # the dash drawn from the slash's foot
+        pieces.append((img, x, y))
+        x += img.shape[1] + base * rng.uniform(0.0, 0.15)
+        prev = ch
+    return x
 
 
 def finish(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -325,8 +327,7 @@ def append_ending(gray: np.ndarray, rng: np.random.Generator, ending: str = "/-"
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     stroke = float(np.clip(3.5 * dist[mask].mean(), 1.0, 0.15 * base))
     pieces: list[tuple[np.ndarray, float, float]] = []
-    synth = StringSynth(np.zeros((1, 28, 28), np.float32), np.zeros(1))
-    end = synth._separator(pieces, rng, 0.0, base, stroke, ending)
+    end = draw_marks(pieces, rng, 0.0, base, stroke, ending)
     h, w = gray.shape
     x0 = right + 1
     width = max(w, x0 + int(end) + int(0.2 * base) + 2)
