@@ -355,6 +355,7 @@ def make_template(image: np.ndarray, rules: RegistrationRules = RULES) -> Templa
         SegmentOptions,
         find_rules,
         free_fields,
+        group_box,
         group_cells,
         prepare,
         reading_order,
@@ -371,11 +372,7 @@ def make_template(image: np.ndarray, rules: RegistrationRules = RULES) -> Templa
         cells = [p.to_page(c) for c in group]
         blank.extend(cells)
         if len(cells) > 1 and all(c[2] <= COMB_MAX_ASPECT * c[3] for c in cells):
-            x0, y0 = min(c[0] for c in cells), min(c[1] for c in cells)
-            x1 = max(c[0] + c[2] for c in cells)
-            y1 = max(c[1] + c[3] for c in cells)
-            boxes.append(FieldCrops((x0, y0, x1 - x0, y1 - y0), [], kind="comb",
-                                    name=str(len(cells))))
+            boxes.append(FieldCrops(group_box(cells), [], kind="comb", name=str(len(cells))))
         else:
             boxes.extend(FieldCrops(c, [], kind="box") for c in cells)
     if not boxes:

@@ -28,17 +28,12 @@ import numpy as np
 
 from .cells import segment_cell
 from .layouts import Prepared, boxed_fields, free_fields, map_field, prepare
-from .lines import find_rules, group_cells
+from .lines import find_rules, group_box, group_cells
 from .types import AMOUNT, DATE, BBox, FieldCrops, SegmentOptions, SegmentRules
 
 
 def _centre(b: BBox) -> tuple[float, float]:
     return b[0] + b[2] / 2.0, b[1] + b[3] / 2.0
-
-
-def _group_box(group: list[BBox]) -> BBox:
-    x0, y0 = min(c[0] for c in group), min(c[1] for c in group)
-    return (x0, y0, max(c[0] + c[2] for c in group) - x0, max(c[1] + c[3] for c in group) - y0)
 
 
 def find_date(p: Prepared, groups: list[list[BBox]], fields: list[FieldCrops],
@@ -48,11 +43,11 @@ def find_date(p: Prepared, groups: list[list[BBox]], fields: list[FieldCrops],
     h, w = p.mask.shape
     cands = [g for g in groups
              if rules.cheque_date_cells_min <= len(g) <= rules.cheque_date_cells_max
-             and _centre(_group_box(g))[0] > rules.cheque_right * w
-             and _centre(_group_box(g))[1] < rules.cheque_date_top * h]
+             and _centre(group_box(g))[0] > rules.cheque_right * w
+             and _centre(group_box(g))[1] < rules.cheque_date_top * h]
     if not cands:
         return None
-    box = _group_box(max(cands, key=lambda g: (len(g), -_group_box(g)[1])))
+    box = group_box(max(cands, key=lambda g: (len(g), -group_box(g)[1])))
     comb = next((f for f in fields if f.kind == "comb" and f.bbox == box), None)
     if comb is not None:
         from ..constraints import FieldRules

@@ -17,6 +17,7 @@ from .lines import (
     Rules,
     estimate_skew,
     find_rules,
+    group_box,
     group_cells,
     inner_dividers,
     long_lines,
@@ -139,11 +140,7 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     min_area = min_component_area(p.mask.shape, r)
     fields: list[FieldCrops] = []
     for group in groups:
-        x0 = min(c[0] for c in group)
-        y0 = min(c[1] for c in group)
-        x1 = max(c[0] + c[2] for c in group)
-        y1 = max(c[1] + c[3] for c in group)
-        bbox = (x0, y0, x1 - x0, y1 - y0)
+        bbox = group_box(group)
         cells_cc = comb_cc
         if len(group) == 1:
             split = splits.get(group[0])

@@ -181,6 +181,12 @@ def group_cells(cells: list[BBox], thickness: int, *,
     return out
 
 
+def group_box(group: list[BBox]) -> BBox:
+    """The box round a group of cells (a comb's, a row's)."""
+    x0, y0 = min(c[0] for c in group), min(c[1] for c in group)
+    return (x0, y0, max(c[0] + c[2] for c in group) - x0, max(c[1] + c[3] for c in group) - y0)
+
+
 def comb_runs(row: list[BBox], segment_rules: SegmentRules = RULES) -> list[list[BBox]]:
     """A row of adjoining cells split into combs and boxes: a comb's cells hold one digit each
     (at most ``comb_cell_aspect`` times as wide as tall), so a wider cell (a table's cell
