@@ -290,3 +290,54 @@ def test_lines_inside_a_box_that_make_no_comb_flag_it() -> None:
         put(plain, ch, 130 + 150 * i, 115, scale=3.0, thick=6)
     (f,) = segment_boxes(plain, OPTS)
     assert (f.kind, f.lines) == ("box", False)
+
+
+def _tally_column(rows: int, faint: int = 150) -> np.ndarray:
+    """A dark-ruled one-column table whose boxes each hold a light three-cell comb."""
+    img = np.full((80 + 60 * rows, 400), 255, np.uint8)
+    for r in range(rows + 1):
+        cv2.line(img, (100, 40 + 60 * r), (280, 40 + 60 * r), 30, 2)
+    for x in (100, 280):
+        cv2.line(img, (x, 40), (x, 40 + 60 * rows), 30, 2)
+    for r in range(rows):
+        for x in (160, 220):
+            cv2.line(img, (x, 43 + 60 * r), (x, 37 + 60 * (r + 1)), faint, 1)
+    return img
+
+
+def test_a_divider_hidden_in_one_row_is_found_from_its_column() -> None:
+    img = _tally_column(5)
+    for r in range(5):
+        put(img, "4", 232, 48 + 60 * r, scale=1.4, thick=3)
+    # row 2's dividers all but gone (a scan's dropout): its column still has them
+    img[163:218, 157:163] = 255
+    img[163:218, 217:223] = 255
+    fields = segment_boxes(img, OPTS)
+    assert [(f.kind, len(f.segments)) for f in fields] == [("comb", 1)] * 5
+    assert RULES.column_rows <= 5
+
+
+def test_a_light_divider_taken_for_a_wall_does_not_cut_the_box() -> None:
+    # the right divider printed dark enough in one row to be found as a rule: that row's
+    # box comes in two cells, 120 and 60 wide, and would be read as two fields
+    img = _tally_column(4)
+    img[43:97, 220] = 120
+    for r in range(4):
+        for i, ch in enumerate("27"):
+            put(img, ch, 172 + 60 * i, 48 + 60 * r, scale=1.4, thick=3)
+    fields = segment_boxes(img, OPTS)
+    assert [(f.kind, len(f.segments)) for f in fields] == [("comb", 2)] * 4
+    # the rule that joins them: the wall is under wall_faint of the walls beside it
+    assert RULES.wall_faint > (255 - 120) / (255 - 30)
+
+
+def test_a_column_of_ones_is_no_divider() -> None:
+    # every row's middle cell holds a thin 1 at the same place: a narrow dark line in most
+    # rows that cuts no comb of one pitch; the column's real dividers win
+    from digitocr.segment.layouts import even_dividers
+
+    cell = (100, 40, 180, 60)
+    spans = [(159, 162), (190, 192), (219, 222)]
+    kept, split = even_dividers(cell, spans, RULES)
+    assert kept == [(159, 162), (219, 222)]
+    assert split is not None and len(split) == 3

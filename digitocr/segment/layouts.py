@@ -15,12 +15,14 @@ from .glyphs import string_segments
 from .ink import binarise, gray_u8, ink_map
 from .lines import (
     Rules,
+    column_dividers,
     estimate_skew,
     find_rules,
     group_box,
     group_cells,
     inner_dividers,
     long_lines,
+    merge_faint_walls,
     remove_rules,
     rotation,
     rule_thickness,
@@ -113,17 +115,25 @@ def map_field(p: Prepared, f: FieldCrops) -> FieldCrops:
 def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     """Fields of a page with printed boxes: one field per box, one glyph per comb cell."""
     r = p.rules
-    groups = group_cells(rules.cells, rules.thickness, segment_rules=r)
+    cells = merge_faint_walls(rules.cells, p.ink, rules.thickness, segment_rules=r)
+    groups = group_cells(cells, rules.thickness, segment_rules=r)
     # faint dividers inside a single box (a comb printed light, which rule finding misses):
     # where they cut it into even cells, they are taken out and the box read as a comb
     splits: dict[BBox, list[BBox]] = {}
     lined: set[BBox] = set()
     clean = remove_rules(p.mask, rules, segment_rules=r)
+    voted = column_dividers(p.ink, [g[0] for g in groups if len(g) == 1], rules.thickness, r)
     for g in groups:
         if len(g) != 1:
             continue
-        spans = inner_dividers(p.mask, g[0], rules.thickness, r)
-        split = comb_split(g[0], spans, r)
+        # the column's dividers first: one row's own may miss a broken one that the cut
+        # then leaves in a cell, to be read as a 1
+        split = None
+        if g[0] in voted:
+            spans, split = even_dividers(g[0], voted[g[0]], r)
+        if split is None:
+            spans = inner_dividers(p.mask, g[0], rules.thickness, r)
+            split = comb_split(g[0], spans, r)
         if split is None:
             if spans:
                 lined.add(g[0])
@@ -189,6 +199,29 @@ def comb_split(cell: BBox, spans: list[tuple[int, int]], r: SegmentRules) -> lis
     if max(c[2] for c in cells) > r.comb_cell_aspect * h:
         return None
     return cells
+
+
+#: more lines voted in one column than this is no comb (and would be many subsets to try)
+MAX_VOTED = 8
+
+
+def even_dividers(cell: BBox, spans: list[tuple[int, int]], r: SegmentRules
+                  ) -> tuple[list[tuple[int, int]], list[BBox] | None]:
+    """The subset of ``spans`` that cuts ``cell`` into a comb (``comb_split``) with the
+    fewest dividers taken for lost, then the most kept, and the comb: a column's vote may add
+    a line that is no divider (a column of 1s or 4s written alike)."""
+    if len(spans) > MAX_VOTED:
+        return spans, None
+    best: tuple[tuple[int, int], list[tuple[int, int]], list[BBox]] | None = None
+    for k in range(len(spans), 0, -1):
+        for keep in itertools.combinations(spans, k):
+            split = comb_split(cell, list(keep), r)
+            if split is None:
+                continue
+            score = (len(split) - k - 1, -k)  # dividers taken for lost, then fewest kept
+            if best is None or score < best[0]:
+                best = (score, list(keep), split)
+    return (best[1], best[2]) if best is not None else (spans, None)
 
 
 def free_fields(p: Prepared) -> list[FieldCrops]:

@@ -181,6 +181,40 @@ def group_cells(cells: list[BBox], thickness: int, *,
     return out
 
 
+def merge_faint_walls(cells: list[BBox], ink: np.ndarray, thickness: int, *,
+                      segment_rules: SegmentRules = RULES) -> list[BBox]:
+    """Cells of a row joined across a wall printed ``wall_faint`` times fainter than the
+    row's walls on either side of the pair (``ink``: the ink map), where one of them is wider
+    than a comb's cell (``comb_cell_aspect``): such a wall is a comb's light divider that
+    rule finding took for a wall, and the box it cuts is one field."""
+    r = segment_rules
+    gap = r.comb_gap_thick * thickness + r.comb_gap
+
+    def wall(x0: int, x1: int, y0: int, y1: int) -> float:
+        # the line's darkness across its band, its median along its length (breaks ignored)
+        region = ink[y0:y1, max(0, x0) : x1]
+        return float(np.median(region.max(axis=1))) if region.size else 0.0
+
+    out: list[BBox] = []
+    for c in sorted(cells, key=lambda c: (c[1], c[0])):
+        if out:
+            lx, ly, lw, lh = last = out[-1]
+            x, y, w, h = c
+            # cells of a digit's width on both sides are a comb's, walls and all; a wider one
+            # is a table's cell that a light divider cut
+            wide = max(lw / max(lh, 1), w / max(h, 1)) > r.comb_cell_aspect
+            if (wide and abs(ly - y) <= gap and abs(lh - h) <= gap
+                    and 0 <= x - (lx + lw) <= gap):
+                y0, y1 = max(ly, y) + h // 10, min(ly + lh, y + h) - h // 10
+                inner = wall(lx + lw - 2, x + 2, y0, y1)
+                outer = max(wall(lx - 2, lx + 2, y0, y1), wall(x + w - 2, x + w + 2, y0, y1))
+                if inner < r.wall_faint * outer:
+                    out[-1] = group_box([last, c])
+                    continue
+        out.append(c)
+    return out
+
+
 def group_box(group: list[BBox]) -> BBox:
     """The box round a group of cells (a comb's, a row's)."""
     x0, y0 = min(c[0] for c in group), min(c[1] for c in group)
@@ -235,6 +269,64 @@ def inner_dividers(mask: np.ndarray, cell: BBox, thickness: int,
         # a printed line, not a pen stroke: no thicker than the page's rules
         if b - a + 1 <= max(2, min(thickness + 1, r.divider_thick * h)):
             out.append((x + int(a), x + int(b) + 1))
+    return out
+
+
+def column_dividers(ink: np.ndarray, boxes: list[BBox], thickness: int,
+                    segment_rules: SegmentRules = RULES) -> dict[BBox, list[tuple[int, int]]]:
+    """Dividers of the boxes stacked in table columns, found on the ink map across each
+    column's rows (``column_rows`` boxes at least): at each offset from the left wall, a
+    row's darkness is its median down the box (a line running through it is dark along most
+    of it, a digit's stroke is not), and the column's is the median over its rows (a divider
+    is printed in every row, a stroke there is in a few); a divider is where that comes to
+    ``column_line`` of the walls' in a ridge (``column_ridge``). ``(x0, x1)`` spans per
+    box, as ``inner_dividers`` gives them."""
+    r = segment_rules
+    tol = r.comb_gap_thick * thickness + r.comb_gap
+    columns: list[list[BBox]] = []
+    for b in sorted(boxes, key=lambda b: (b[0], b[1])):
+        for col in columns:
+            c = col[0]
+            if abs(b[0] - c[0]) <= tol and abs(b[0] + b[2] - c[0] - c[2]) <= tol:
+                col.append(b)
+                break
+        else:
+            columns.append([b])
+    out: dict[BBox, list[tuple[int, int]]] = {}
+    for col in columns:
+        w = min(b[2] for b in col)
+        if len(col) < r.column_rows or w < 8:
+            continue
+        rows, walls = [], []
+        for x, y, _, h in col:
+            sub = ink[y + h // 10 : y + h - h // 10, x : x + w]
+            med = np.median(sub, axis=0)
+            # a px of skew from row to row: each offset takes its neighbours' darkest
+            rows.append(np.maximum(med, np.maximum(np.r_[med[1:], 0], np.r_[0, med[:-1]])))
+            left = ink[y + h // 10 : y + h - h // 10, max(0, x - thickness - 1) : x + 2]
+            walls.append(float(np.median(left.max(axis=1))) if left.size else 0.0)
+        prof = np.median(np.array(rows), axis=0)
+        margin = max(2, round(r.divider_margin * w))
+        wall = float(np.median(walls))
+        # a line is a narrow ridge: a few px off it on both sides the column is light again
+        # (a digit's stroke at the same place in most rows makes a broad bump)
+        d = thickness + 2
+        side = np.maximum(np.r_[prof[d:], np.zeros(d)], np.r_[np.zeros(d), prof[:-d]])
+        cols = (prof >= r.column_line * wall) & (side <= r.column_ridge * prof) & (prof > 0)
+        cols[:margin] = False  # the boxes' own walls
+        cols[w - margin :] = False
+        idx = np.flatnonzero(cols)
+        if idx.size == 0:
+            continue
+        starts = np.r_[idx[0], idx[1:][np.diff(idx) > 1]]
+        ends = np.r_[idx[:-1][np.diff(idx) > 1], idx[-1]]
+        h = int(np.median([b[3] for b in col]))
+        # a printed line, widened by the px of skew: no thicker than the rules + 2
+        spans = [(int(a), int(e) + 1) for a, e in zip(starts, ends, strict=True)
+                 if e - a + 1 <= max(3, min(thickness + 3, r.divider_thick * h + 2))]
+        if spans:
+            for b in col:
+                out[b] = [(b[0] + a, b[0] + e) for a, e in spans]
     return out
 
 

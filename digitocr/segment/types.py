@@ -173,6 +173,20 @@ class SegmentRules:
     #: cells: a cell between dividers this many pitches wide at most is cut into that many
     #: (dividers the scan lost); wider, the box is no comb
     divider_missing: int = 3
+    #: a wall between two cells of a row printed this much fainter than the row's walls on
+    #: either side of the pair is a comb's divider, not a wall: the two are one box (a table
+    #: whose rules are dark and whose combs are printed light)
+    wall_faint: float = 0.7
+    #: boxes of one table column (same left and right walls, within the ``comb_gap`` rule) at
+    #: least this many share their dividers: a comb is printed alike in every row, so a
+    #: divider broken or hidden by a digit in one row is found from the others
+    column_rows: int = 3
+    #: a column's divider is at least this dark (its median down the boxes, over the rows)
+    #: as a share of the column's walls: a printed comb's light line, not a few digits' strokes
+    column_line: float = 0.25
+    #: ... in a narrow ridge: the column a rule's thickness + 2 px off it, on either side, at
+    #: most this share as dark
+    column_ridge: float = 0.25
     #: fraction of a comb cell's width and height: ink smaller in both is a speck, not a digit
     comb_speck: float = 0.35
     # -- glyph crops
