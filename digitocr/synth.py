@@ -38,6 +38,11 @@ class SynthConfig:
     #: the digits grouped by commas or dots instead of one separator: Indian (``88,00,000``)
     #: or Western (``8,800,000``) grouping, for strings of at least four digits
     p_grouping: float = 0.0
+    #: the amount ends in a run of 2-6 zeros (``7,300,000``), as most cheque amounts do
+    p_round: float = 0.0
+    #: that run (after its last separator) written as one joined stroke of small loops, the
+    #: way ``,000/-`` is written in a hurry (``ovo/-``): narrow, often open or pointed
+    p_cursive: float = 0.0
 
 
 #: amounts as Indian and other cheques write them: grouped digits ending ``/-`` (the
@@ -45,7 +50,8 @@ class SynthConfig:
 #: leave them out of the digits)
 CHEQUE_AMOUNTS = SynthConfig(
     min_len=3, max_len=9, p_separator=0.2, p_ending=0.85, p_grouping=0.6, p_currency=0.0,
-    endings=("/-", "/-", "/-", "/-", "/=", "/", "-", "/-/", ".-", "=")
+    endings=("/-", "/-", "/-", "/-", "/=", "/", "-", "/-/", ".-", "="), p_round=0.7,
+    p_cursive=0.5,
 )
 
 
@@ -68,6 +74,7 @@ class StringSynth:
         self.labels = np.asarray(labels).astype(np.int64)
         self.backgrounds = backgrounds or []
         self.config = config or SynthConfig()
+        self.zeros = np.flatnonzero(self.labels == 0)
 
     def sample(self, rng: np.random.Generator, length: int | None = None
                ) -> tuple[np.ndarray, str]:
@@ -96,13 +103,34 @@ class StringSynth:
         x = 0.0
         if rng.random() < c.p_currency:
             x = self._currency(pieces, rng, base)
+        # a round amount: the last digits zeros, those after the run's last mark maybe joined
+        zeros_from, joined_from = n, n
+        if c.p_round and n >= 3 and rng.random() < c.p_round:
+            zeros_from = n - int(rng.integers(2, min(n - 1, 6) + 1))
+            if rng.random() < c.p_cursive:
+                marks = [g for g in [*groups, sep_at] if g >= zeros_from]
+                joined_from = max([zeros_from, *marks])
+                if n - joined_from < 2:
+                    joined_from = n
         for i in range(n):
             if i == sep_at:
                 x = draw_marks(pieces, rng, x, base, stroke,
                                     str(rng.choice([".", ".", ",", ",", "-", "'"])))
             elif i in groups:
                 x = draw_marks(pieces, rng, x, base, stroke, group_mark)
-            k = int(rng.integers(len(self.digits)))
+            if i == joined_from:
+                img, y = cursive_zeros(n - i, base, stroke, rng)
+                x += base * rng.uniform(*c.gap) if pieces else 0.0
+                if pieces:
+                    x = max(x, pieces[-1][1] + 0.25 * pieces[-1][0].shape[1])
+                pieces.append((img, x, y))
+                x += img.shape[1]
+                label += "0" * (n - i)
+                break
+            if i >= zeros_from:
+                k = int(rng.choice(self.zeros)) if len(self.zeros) else 0
+            else:
+                k = int(rng.integers(len(self.digits)))
             d = _tight(self.digits[k])
             h = base * rng.uniform(0.85, 1.1)
             w = max(2.0, d.shape[1] * h / d.shape[0] * rng.uniform(0.8, 1.25))
@@ -173,6 +201,37 @@ class StringSynth:
         return finish(gray, rng)
 
 
+def cursive_zeros(k: int, base: float, stroke: float, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, float]:
+    """``k`` zeros written as one joined stroke (ink bright, float32) and the y of its top,
+    for digits ``base`` high: small loops, each begun at its top and joined to the next at
+    the top, open, round or pointed at the foot (``v``-like) as hurried hands write them."""
+    t = max(1, round(stroke * rng.uniform(0.6, 1.0)))  # a quick hand presses lightly
+    hz = base * rng.uniform(0.55, 1.0)
+    wz = hz * rng.uniform(0.4, 0.85)
+    step = wz * rng.uniform(0.95, 1.45)
+    pointy = rng.uniform(0.0, 0.8)
+    pad = 2 * t + 2
+    W, H = int(step * (k - 1) + wz) + 2 * pad, int(hz * 1.15) + 2 * pad
+    pts: list[tuple[float, float]] = []
+    for j in range(k):
+        cx = pad + wz / 2 + j * step + rng.normal(0, 0.05) * wz
+        cy = pad + hz * 0.15 + hz / 2 + rng.normal(0, 0.04) * hz
+        a, b = wz / 2 * rng.uniform(0.85, 1.1), hz / 2 * rng.uniform(0.85, 1.05)
+        start = np.deg2rad(rng.uniform(40, 100))
+        gap = np.deg2rad(rng.uniform(0, 60))
+        for ang in np.linspace(start, start + 2 * np.pi - gap, 28):
+            c, s = np.cos(ang), np.sin(ang)
+            pts.append((cx + a * c * (1 - pointy * max(0.0, -s)), cy - b * s))
+        if j < k - 1:  # the joining stroke rises a little between the loops
+            pts.append((cx + step / 2, cy - b * rng.uniform(0.9, 1.25)))
+    img = np.zeros((H, W), np.uint8)
+    poly = np.round(np.array(pts) * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(img, [poly], False, 255, t, cv2.LINE_AA, shift=4)
+    y = base - hz * 1.15 - pad + base * rng.uniform(-0.05, 0.1)
+    return img.astype(np.float32) / 255.0, y
+
+
 def draw_marks(pieces: list[tuple[np.ndarray, float, float]], rng: np.random.Generator,
                x: float, base: float, stroke: float, kind: str) -> float:
     """Append the marks of ``kind`` (``.`` ``,`` ``'`` ``-`` ``=`` ``/``, in order) to
@@ -204,8 +263,10 @@ def draw_marks(pieces: list[tuple[np.ndarray, float, float]], rng: np.random.Gen
             y = base - h + base * rng.uniform(-0.05, 0.2)
         else:
             after_slash = prev == "/"
-            length = base * rng.uniform(0.25, 0.6 if ch == "-" and not pieces else
-                                        1.3 if after_slash else 0.9)
+            longest = 0.6 if ch == "-" and not pieces else 1.3 if after_slash else 0.9
+            if after_slash and rng.random() < 0.35:
+                longest = 2.8  # the dash drawn on far to the right, through the slash
+            length = base * rng.uniform(0.25, longest)
             img = np.zeros((int(base * 0.6) + 2 * t + 2, int(length) + 2 * t + 2),
                            np.float32)
             y0 = t + 1
