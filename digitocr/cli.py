@@ -589,12 +589,15 @@ def eda(
 @click.option("--debug", is_flag=True,
               help="Log to stderr, a line per segment of each field, its candidate readings "
               "(the rule that proposed each, its prior and score) and which won.")
+@click.option("--include-printed", is_flag=True,
+              help="Read printed fields too (a table's columns of printed row numbers and "
+              "names, style printed); by default only handwriting is read.")
 def read(
     paths: tuple[str, ...], model: str, layout: str, fmt: str | None, per_page: bool,
     output: str | None, resume: bool, scheduler: str | None, min_confidence: float | None,
     workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
     deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
-    rules: str | None, debug: bool,
+    rules: str | None, debug: bool, include_printed: bool,
 ) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .errors import OutputError
@@ -675,7 +678,8 @@ def read(
     options: dict[str, Any] = dict(
         min_confidence=min_confidence, template=tmpl, annotate=annotate, dpi=dpi,
         polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
-        timeout_per_file=timeout_per_file or None, rules=seg_rules)
+        timeout_per_file=timeout_per_file or None, rules=seg_rules,
+        include_printed=include_printed)
     with stop_on_signals(), contextlib.ExitStack() as stack:
         if debug:
             options["explain"] = True

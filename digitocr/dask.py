@@ -234,6 +234,7 @@ def read(
     timeout_per_file: float | None = None,
     orientation: bool = True,
     rules: SegmentRules | str | Path | None = None,
+    include_printed: bool = False,
     chunk_files: int | None = None,
     in_flight: int | None = None,
     threads: int = 1,
@@ -259,7 +260,7 @@ def read(
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
                         orientation=orientation, annotate_root=_common_folder(files),
-                        rules=rules)
+                        rules=rules, include_printed=include_printed)
     if not files:
         return
     from .plugins import worker_plugins
@@ -340,7 +341,8 @@ FRAME_DTYPES: dict[str, str] = {
     "file": "object", "page": "int64", "field": "object", "text": "object",
     "confidence": "float64", "needs_review": "bool", "x": "Int64", "y": "Int64", "w": "Int64",
     "h": "Int64", "error": "object", "value": "object", "valid": "boolean",
-    "digitocr": "object", "model": "object", "model_sha256": "object", "layout": "object"}
+    "style": "object", "row": "Int64", "col": "Int64", "digitocr": "object", "model": "object",
+    "model_sha256": "object", "layout": "object"}
 
 
 def fields_frame(

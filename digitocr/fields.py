@@ -27,6 +27,7 @@ from .io import DEFAULT_DPI, MAX_PIXELS
 from .normalise import normalise
 from .results import Candidate, Choice, Field, Glyph, PageResult, review_reasons
 from .segment import AMOUNT, FieldCrops, GlyphCrop, Segment, Segmenter, SegmentOptions
+from .segment.tables import PRINTED
 
 # the templates' names, still reachable as fields.X (pipeline, tests and bench use them)
 from .templates import (  # noqa: F401
@@ -69,6 +70,8 @@ class ReadOptions:
     orientation: bool = True
     #: keep how each segment's reading was chosen (``Field.choices``, ``read --debug``)
     explain: bool = False
+    #: read printed fields too (a table's printed row numbers and names: ``segment.tables``)
+    include_printed: bool = False
 
 
 def get_segmenter(name: str) -> Segmenter:
@@ -101,7 +104,8 @@ def find_fields(image: np.ndarray, opts: ReadOptions) -> list[FieldCrops]:
     scaled by the page's size and each segmented alone."""
     seg_opts = replace(opts.segment, polarity=opts.polarity, deskew=opts.deskew)
     if opts.template is None:
-        return get_segmenter(opts.layout)(image, seg_opts)
+        page = get_segmenter(opts.layout)(image, seg_opts)
+        return page if opts.include_printed else [f for f in page if f.style != PRINTED]
     t = opts.template
     h, w = image.shape[:2]
     sx = w / t.width if t.width else 1.0
@@ -317,4 +321,4 @@ def _field(n: int, f: FieldCrops, glyphs: list[Glyph], min_conf: float) -> Field
                             value=value, lines=f.lines)
     x, y, w, h = f.bbox
     return Field(n, (int(x), int(y), int(w), int(h)), text, conf, bool(review), glyphs, f.name,
-                 value)
+                 value, style=f.style, row=f.row, col=f.col)

@@ -427,11 +427,13 @@ def read_options(
     annotate_root: str = "",
     rules: SegmentRules | str | Path | None = None,
     explain: bool = False,
+    include_printed: bool = False,
 ) -> ReadOptions:
     """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout, a bad template or
     rules file fails here, before any file is read; the ``annotate`` folder is made.
     ``rules``: the segmentation rules (or a ``--rules`` JSON file of overrides); ``explain``
-    keeps how each segment's reading was chosen (``Field.choices``)."""
+    keeps how each segment's reading was chosen (``Field.choices``); ``include_printed``
+    reads a table's printed columns too (``segment.tables``)."""
     get_segmenter(layout)  # fail early on an unknown layout
     tmpl = template if isinstance(template, Template) or template is None else load_template(
         template)
@@ -446,7 +448,8 @@ def read_options(
                        max_pixels=max_pixels, polarity=polarity, deskew=deskew, template=tmpl,
                        annotate=ann, annotate_root=annotate_root if ann else "",
                        timeout=timeout_per_file or None, orientation=orientation,
-                       segment=SegmentOptions(rules=_rules(rules)), explain=explain)
+                       segment=SegmentOptions(rules=_rules(rules)), explain=explain,
+                       include_printed=include_printed)
 
 
 def _rules(rules: SegmentRules | str | Path | None) -> SegmentRules:
@@ -473,6 +476,7 @@ def read(
     orientation: bool = True,
     rules: SegmentRules | str | Path | None = None,
     explain: bool = False,
+    include_printed: bool = False,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
@@ -484,7 +488,8 @@ def read(
     sideways or upside down upright before reading them (``digitocr.orientation``). ``rules``
     tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides). ``explain``
     logs each page's segment choices as it is yielded (``fields.log_choices``: the debug
-    messages of logger ``digitocr.fields``; per-digit readings only). Every record
+    messages of logger ``digitocr.fields``; per-digit readings only). A table's printed
+    columns (row numbers, names) are left out unless ``include_printed``. Every record
     carries the run's ``provenance`` (digitocr's version, the model and its checksum, the
     layout).
     """
@@ -498,7 +503,7 @@ def read(
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
                         orientation=orientation, annotate_root=_common_folder(files),
-                        rules=rules, explain=explain)
+                        rules=rules, explain=explain, include_printed=include_printed)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers

@@ -109,6 +109,12 @@ class Field:
     #: whether the reading satisfies its template field's rules (``digitocr.constraints``);
     #: None when the field has none
     valid: bool | None = None
+    #: ``handwritten``, or ``printed`` (a table's column of printed text, read only with
+    #: ``--include-printed``)
+    style: str = "handwritten"
+    #: a table's cell: its row and column, from 1; None off a table
+    row: int | None = None
+    col: int | None = None
     #: how each segment's reading was chosen, kept only when asked (``ReadOptions.explain``,
     #: ``read --debug``); never part of the record
     choices: list[Choice] = field(default_factory=list, repr=False, compare=False)
@@ -133,6 +139,9 @@ class Field:
             out["value"] = self.value
         if self.valid is not None:
             out["valid"] = self.valid
+        out["style"] = self.style
+        if self.row is not None:
+            out["row"], out["col"] = self.row, self.col
         return out
 
 

@@ -31,8 +31,9 @@ from .results import PageResult
 PROVENANCE_COLUMNS = ("digitocr", "model", "model_sha256", "layout")
 #: ``valid``: ``true``/``false`` for a field with rules (a template's ``type``, ``length``,
 #: ``checksum``...), whether its reading satisfies them; empty for a field without rules
+#: ``style``: ``handwritten`` or ``printed``; ``row``, ``col``: a table cell's, from 1, else empty
 CSV_COLUMNS = ("file", "page", "field", "text", "confidence", "needs_review", "x", "y", "w", "h",
-               "error", "value", "valid", *PROVENANCE_COLUMNS)
+               "error", "value", "valid", "style", "row", "col", *PROVENANCE_COLUMNS)
 #: ``wide``: the columns of a page, before its fields' columns and the provenance
 WIDE_PAGE_COLUMNS = ("file", "page", "width", "height", "orientation", "needs_review", "error",
                      "warning")
@@ -160,14 +161,15 @@ class CsvWriter:
             error = "" if page.error is None else csv_text(page.error)
             review = "true" if page.error is not None else "false"
             self.csv.writerow([name, page.page, "", "", "", review, "", "", "", "", error, "",
-                               "", *prov])
+                               "", "", "", "", *prov])
             return
         for f in page.fields:
             x, y, w, h = f.bbox
             self.csv.writerow(
                 [name, page.page, csv_text(f.key), csv_text(f.text), f"{f.confidence:.4f}",
                  "true" if f.needs_review else "false", x, y, w, h, "",
-                 "" if f.value is None else f.value, _flag(f.valid), *prov]
+                 "" if f.value is None else f.value, _flag(f.valid), f.style,
+                 "" if f.row is None else f.row, "" if f.col is None else f.col, *prov]
             )
 
     def close(self) -> None:
@@ -267,7 +269,8 @@ def parquet_schema() -> Any:
         ("file", text), ("page", pa.int32()), ("field", text), ("text", text),
         ("confidence", pa.float64()), ("needs_review", pa.bool_()), ("x", pa.int32()),
         ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32()), ("error", text),
-        ("value", text), ("valid", pa.bool_()), *((c, text) for c in PROVENANCE_COLUMNS)])
+        ("value", text), ("valid", pa.bool_()), ("style", text), ("row", pa.int32()),
+        ("col", pa.int32()), *((c, text) for c in PROVENANCE_COLUMNS)])
 
 
 def field_rows(page: PageResult) -> list[dict[str, Any]]:
@@ -279,10 +282,12 @@ def field_rows(page: PageResult) -> list[dict[str, Any]]:
     if page.error is not None or not page.fields:
         return [{**base, "field": None, "text": None, "confidence": None,
                  "needs_review": page.error is not None, "x": None, "y": None, "w": None,
-                 "h": None, "error": page.error, "value": None, "valid": None, **prov}]
+                 "h": None, "error": page.error, "value": None, "valid": None, "style": None,
+                 "row": None, "col": None, **prov}]
     return [{**base, "field": f.key, "text": f.text, "confidence": round(f.confidence, 4),
              "needs_review": f.needs_review, "x": f.bbox[0], "y": f.bbox[1], "w": f.bbox[2],
-             "h": f.bbox[3], "error": None, "value": f.value, "valid": f.valid, **prov}
+             "h": f.bbox[3], "error": None, "value": f.value, "valid": f.valid,
+             "style": f.style, "row": f.row, "col": f.col, **prov}
             for f in page.fields]
 
 

@@ -25,7 +25,7 @@ def test_csv_exact(font_model: str, files: Path) -> None:
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert lines[0] == ("file,page,field,text,confidence,needs_review,x,y,w,h,error,value,valid,"
-                        "digitocr,model,model_sha256,layout")
+                        "style,row,col,digitocr,model,model_sha256,layout")
     rows = [ln.split(",") for ln in lines[1:]]
     assert [(Path(r[0]).name, r[1], r[2], r[3], r[5], r[6:10]) for r in rows] == [
         # the field is the writing's box with a quarter of its height of paper round it
@@ -35,8 +35,9 @@ def test_csv_exact(font_model: str, files: Path) -> None:
     from digitocr import __version__
     from digitocr.provenance import model_sha256
 
-    assert {tuple(r[12:]) for r in rows} == {  # valid: empty, no rules
-        ("", __version__, font_model, model_sha256(font_model), "string")}
+    assert {tuple(r[12:]) for r in rows} == {  # valid: empty, no rules; no table: no row, col
+        ("", "handwritten", "", "", __version__, font_model, model_sha256(font_model),
+         "string")}
 
 
 def test_jsonl_and_json_agree(font_model: str, files: Path) -> None:

@@ -27,6 +27,7 @@ from .lines import (
     rotation,
     rule_thickness,
 )
+from .tables import mark_printed, place_in_tables
 from .types import RULES, BBox, FieldCrops, Segment, Segmenter, SegmentOptions, SegmentRules
 
 
@@ -174,6 +175,7 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
             if crop is not None:
                 segs.append(Segment([[crop]]))
         fields.append(FieldCrops(bbox, segs, kind="comb"))
+    mark_printed(place_in_tables(fields, rules.thickness, r), r)
     return fields
 
 

@@ -80,6 +80,11 @@ class FieldCrops:
     #: printed lines run wall to wall inside the box but make no comb (``inner_dividers``):
     #: its reading may hold a line read as a 1, so it is flagged for review
     lines: bool = False
+    #: ``handwritten`` or ``printed`` (a table's column of printed text: ``segment.tables``)
+    style: str = "handwritten"
+    #: a table's cell: its row and column, from 1 (``segment.tables``); None off a table
+    row: int | None = None
+    col: int | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,11 @@ class SegmentRules:
     #: either side of the pair is a comb's divider, not a wall: the two are one box (a table
     #: whose rules are dark and whose combs are printed light)
     wall_faint: float = 0.7
+    #: a table column is printed when its writing's heights and bottoms spread (standard
+    #: deviation) at most this share of its height, or ``printed_px`` where that is more
+    printed_spread: float = 0.04
+    #: px: see ``printed_spread`` (a px of quantisation at 75-100 dpi)
+    printed_px: float = 1.0
     #: boxes of one table column (same left and right walls, within the ``comb_gap`` rule) at
     #: least this many share their dividers: a comb is printed alike in every row, so a
     #: divider broken or hidden by a digit in one row is found from the others
