@@ -161,19 +161,6 @@ def export(model: str) -> None:
                        f"largest difference from Keras {rep['max_abs_diff']:.1e})")
 
 
-def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 data_option = click.option(
     "--data",
     type=click.Path(exists=True, path_type=str),
@@ -186,7 +173,17 @@ data_option = click.option(
 )
 
 
-@cli.command()
+class TrainCommand(click.Command):
+    """``train`` with the options the backends declare (``register_training_options``), found
+    when it parses or prints its help: importing this module loads no plugin."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        from .trainopts import with_backend_params
+
+        return with_backend_params(super().get_params(ctx))
+
+
+@cli.command(cls=TrainCommand)
 @click.argument("backend", default="cnn")
 @data_option
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
@@ -213,13 +210,6 @@ data_option = click.option(
 @click.option("--scan", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of training images replaced by a simulated scan of themselves "
               "(ink, blur, noise, JPEG, binarisation, as read sees a page).")
-@click.option("--pairs", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="CNN: add this fraction of touching digit pairs, trained toward a flat "
-              "output, so that read's unsplit neighbours come out unsure.")
-@click.option("--non-digits", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="CNN: add this fraction of crops that are not digits (crosses, struck-out "
-              "digits, ticks, box corners, letters), trained toward a flat output, so that "
-              "read says it is unsure of them.")
 @click.option("--rotation", type=click.FloatRange(0, 180), default=None,
               help="Augmentation: maximum rotation in degrees [default: 10].")
 @click.option("--shift", type=click.FloatRange(0, 0.5), default=None,
@@ -239,10 +229,6 @@ data_option = click.option(
               help="Adam learning rate [default: 0.001].")
 @click.option("--init", "init_model", default=None,
               help="Start from this trained CNN's weights (name or directory): fine-tuning.")
-@click.option("--members", "n_members", type=click.IntRange(1), default=None,
-              help="Ensemble: train this many CNNs with different seeds [default: 3].")
-@click.option("--member", "member_paths", multiple=True, type=str,
-              help="Ensemble: use an already-trained model (name or directory); repeatable.")
 @click.option("--limit", type=click.IntRange(10), default=None,
               help="Train on a stratified subset of this many MNIST images (quick runs).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
@@ -260,105 +246,30 @@ data_option = click.option(
               "letters), e.g. 0123456789ab; labels with others are skipped [default: the "
               "--init model's, the ten digits].")
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
-def train(
-    backend: str,
-    data: str | None,
-    out: str | None,
-    extra: tuple[str, ...],
-    extra_holdout: float,
-    holdout_seed: int,
-    epochs: int | None,
-    batch_size: int | None,
-    seed: int,
-    val_split: float,
-    oversample: bool,
-    scan: float,
-    pairs: float,
-    non_digits: float,
-    rotation: float | None,
-    shift: float | None,
-    zoom: float | None,
-    arch: str | None,
-    lr_schedule: str | None,
-    patience: int | None,
-    lr: float | None,
-    init_model: str | None,
-    n_members: int | None,
-    member_paths: tuple[str, ...],
-    limit: int | None,
-    settings: tuple[str, ...],
-    val_dir: str | None,
-    synthetic: int,
-    copies: int,
-    force: bool,
-    alphabet: str | None,
-) -> None:
+def train(backend: str, **values: Any) -> None:
     """Train a BACKEND (cnn, knn, svm, ensemble, crnn, or a plugin's) and save it with metadata.
 
     A string reader (crnn) trains on a folder of crops with a labels.csv (file,text), and
     fine-tunes the shipped crnn unless --init names another start (--init none: from scratch).
     """
-    from .plugins import get_classifiers, get_string_readers
-    from .training import TrainConfig
-    from .training import train as run_training
+    from .plugins import get_string_readers
+    from .trainopts import classifier_config, string_config
 
     if backend in get_string_readers():
-        from .strtrain import StringTrainConfig, train_strings
+        from .strtrain import train_strings
 
-        if not data:
-            raise click.UsageError("a string reader trains on --data DIR (images + labels.csv)")
-        scfg = StringTrainConfig(
-            backend=backend, data=data, out=out or f"runs/{backend}", val=val_dir,
-            val_split=val_split, init="" if (init_model or "crnn") == "none"
-            else (init_model or "crnn"), epochs=epochs or 3, batch_size=batch_size or 32,
-            learning_rate=lr or 5e-4, seed=seed, copies=copies, synthetic=synthetic,
-            limit=limit, force=force, alphabet=alphabet)
+        scfg = string_config(backend, values)
         smeta = train_strings(scfg, echo_err)
         click.echo(f"{scfg.out}: validation exact match "
                    f"{smeta['metrics']['validation_exact_match']:.4f} "
                    f"({smeta['metrics']['validation_items']} crops), "
                    f"trained in {smeta['wall_time_s']}s")
         return
-    if alphabet is not None:
-        raise click.UsageError("--alphabet only applies to string readers (crnn)")
-    if backend not in get_classifiers():
-        names = ", ".join(sorted(get_classifiers()))
-        raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
-                                 param_hint="BACKEND")
-    net: dict[str, Any] = {
-        k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "rotation": rotation,
-                          "shift": shift, "zoom": zoom, "arch": arch, "lr_schedule": lr_schedule,
-                          "patience": patience, "lr": lr}.items() if v is not None
-    }
-    if init_model:
-        if backend != "cnn":
-            raise click.UsageError("--init only applies to the cnn backend")
-        from .backends import resolve_model_dir
-
-        net["init"] = str(resolve_model_dir(init_model))
-    if pairs and backend != "cnn":
-        raise click.UsageError("--pairs only applies to networks (cnn)")
-    if non_digits and backend != "cnn":
-        raise click.UsageError("--non-digits only applies to networks (cnn)")
-    extra_options = _parse_set(settings)
-    if backend == "ensemble" and not member_paths:
-        members = [{"backend": "cnn", "options": {**net, "seed": seed + i}}
-                   for i in range(n_members or 3)]
-        options = {"members": members, **extra_options}
-    elif backend == "cnn" or not net:
-        options = {**net, **extra_options}
-    else:
-        raise click.UsageError(f"{', '.join(net)} only apply to networks, not {backend}")
-    config = TrainConfig(
-        backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
-        extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
-        val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
-        non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
-        force=force,
-    )
-    meta = run_training(config, progress=echo_err)
     from .training import headline
+    from .training import train as run_training
 
+    config = classifier_config(backend, values)
+    meta = run_training(config, progress=echo_err)
     click.echo(f"{config.out}: {headline(meta)}, trained in {meta['wall_time_s']}s")
 
 
