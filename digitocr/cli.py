@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import DigitOCRError, ExitCode, Interrupted, Terminated
+from .console import echo_err
+from .errors import DigitOCRError, ExitCode
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
 DEFAULT_FILE_TIMEOUT = 120.0
@@ -21,70 +19,6 @@ EXIT_HELP = (
     "or bad option, template or model, 3 the output could not be written, 130/143 "
     "interrupted (SIGINT/SIGTERM)."
 )
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``Interrupted``/``Terminated`` here, once: later ones are
-    ignored, so that the clean-up they start (killing workers, removing the temp output) is
-    not itself interrupted. Outside the main thread: nothing changes."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    kinds = (signal.SIGINT, signal.SIGTERM)
-    stopped = []
-
-    def stop(signum: int, frame: object) -> None:
-        for k in kinds:
-            signal.signal(k, signal.SIG_IGN)
-        stopped.append(signum)
-        if signum == signal.SIGTERM:
-            raise Terminated("terminated (SIGTERM)")
-        raise Interrupted("interrupted (SIGINT)")
-
-    previous = {k: signal.signal(k, stop) for k in kinds}
-    try:
-        yield
-    finally:
-        if not stopped:  # once stopping, stay deaf until the process exits
-            for k, handler in previous.items():
-                signal.signal(k, handler)
-
-
-@contextlib.contextmanager
-def debug_log(name: str) -> Iterator[None]:
-    """Logger ``name``'s debug messages to stderr, ``debug: `` first, while the block runs
-    (control characters escaped, as on error lines: they hold file names)."""
-    import logging
-    import sys
-
-    from .writers import printable
-
-    class Printable(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return printable(super().format(record))
-
-    logger = logging.getLogger(name)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Printable("debug: %(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def echo_err(message: str) -> None:
-    """One progress or diagnostic line on stderr (control characters escaped: file names)."""
-    from .writers import printable
-
-    click.echo(printable(message), err=True)
 
 
 class Group(click.Group):
@@ -306,97 +240,22 @@ def evaluate(
     ROC AUC. Strings (a folder with labels.csv): read as read reads them; exact match, character
     error rate, per length, flagged and unflagged-wrong shares, calibration.
     """
-    from .evaluation import digit_overlap, figures_folder
+    from .evalrun import evaluate_digits, evaluate_strings, format_string_metrics
     from .extras import check
 
     folder = Path(data) if data is not None and (Path(data) / "labels.csv").is_file() else None
     check("evaluate", "evaluate", *(() if folder is not None else ("sklearn",)),
           *(() if no_figures else ("matplotlib",)))
     if folder is not None:
-        _evaluate_strings(model_name, folder, limit, layout, workers, as_json, figures,
-                          no_figures)
-        return
-    import numpy as np
-
-    from .backends import load_model
-    from .data import load_source
-    from .reports import compute_metrics, evaluation_figures, format_metrics, training_stages
-
-    model = load_model(model_name)
-    ds = load_source(data, split)
-    shown = ds.source
-    if limit:
-        if limit < len(ds):
-            shown += f" (first {limit:,})"
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    echo_err(f"evaluating {model_name} on {ds.source} ({len(ds)} images)")
-    meta = getattr(model, "metadata", {}) or {}
-    warnings = digit_overlap(meta, ds.source)
-    for w in warnings:
-        echo_err(f"warning: {w}")
-    proba = model.predict_proba(ds.x)
-    metrics = compute_metrics(ds.y, proba)
-    metrics = {"model": model_name, "data": ds.source, **metrics}
-    if warnings:
-        metrics["warnings"] = warnings
-    if not no_figures:
-        folder = figures or figures_folder(model_name, ds.source)
-        sources = (meta.get("training") or {}).get("sources") or []
-        written = evaluation_figures(folder, ds.x, ds.y, proba, training_stages(meta),
-                                     model=model_name, data=shown,
-                                     training_data=", ".join(map(str, sources)))
-        metrics["figures"] = [str(p) for p in written]
-        echo_err(f"figures written to {folder}")
-    if as_json:
-        click.echo(json.dumps(metrics))
+        metrics = evaluate_strings(model_name, folder, limit, layout, workers, figures,
+                                   no_figures)
+        text = format_string_metrics
     else:
-        click.echo(format_metrics(metrics))
+        from .metrics import format_metrics
 
-
-def _evaluate_strings(model_name: str, folder: Path, limit: int | None, layout: str,
-                      workers: int | None, as_json: bool, figures: Path | None,
-                      no_figures: bool) -> None:
-    """``evaluate`` on a folder of labelled strings (``labels.csv``)."""
-    from .backends import read_metadata, resolve_model_dir
-    from .evaluation import figures_folder, overlap, read_items, string_figures, string_metrics
-    from .strtrain import read_labels
-
-    model_dir = resolve_model_dir(model_name)
-    meta = read_metadata(model_dir)
-    rows = read_labels(folder)
-    if limit:
-        rows = rows[:limit]
-    echo_err(f"evaluating {model_name} on {folder} ({len(rows)} labelled images, "
-             f"--layout {layout})")
-    warnings = overlap(model_dir, meta, folder, [p for p, _ in rows])
-    for w in warnings:
-        echo_err(f"warning: {w}")
-    items = read_items(rows, model_name, layout, workers)
-    metrics: dict[str, Any] = {"model": model_name, "data": str(folder), "layout": layout,
-                               **string_metrics(items)}
-    if warnings:
-        metrics["warnings"] = warnings
-    if not no_figures:
-        out = figures or figures_folder(model_name, str(folder))
-        written = string_figures(out, items, model=model_name, data=folder.name)
-        metrics["figures"] = [str(p) for p in written]
-        echo_err(f"figures written to {out}")
-    if as_json:
-        click.echo(json.dumps(metrics))
-        return
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{100 * v:.2f} %"
-
-    click.echo(f"{metrics['n']} images, {metrics['digit_labels']} with digit labels")
-    click.echo(f"exact match      {pct(metrics['exact_match'])}")
-    click.echo(f"CER              {pct(metrics['cer'])}")
-    click.echo(f"flagged          {pct(metrics['flagged'])}")
-    click.echo(f"unflagged wrong  {pct(metrics['unflagged_wrong'])} of {metrics['unflagged']}")
-    click.echo(f"right or flagged {pct(metrics['right_or_flagged'])}")
-    if "ece" in metrics:
-        click.echo(f"ECE {pct(metrics['ece'])}, AURC {pct(metrics['aurc'])}")
-    for n, v in metrics["per_length"].items():
-        click.echo(f"  length {n:>2}: {v['n']:>5} images, exact {pct(v['exact'])}")
+        metrics = evaluate_digits(model_name, data, split, limit, figures, no_figures)
+        text = format_metrics
+    click.echo(json.dumps(metrics) if as_json else text(metrics))
 
 
 @cli.command()
@@ -422,29 +281,9 @@ def eda(
     from .extras import check
 
     check("eda", "evaluate", "sklearn", "imblearn", "matplotlib")
-    from .data import load_source
-    from .reports import eda_report, oversample
-    from .training import stratified_subset
+    from .evalrun import explore
 
-    ds = load_source(data, split)
-    # The subset's source reads "[:N]"; the figures say what it is: stratified, not the first N.
-    name = ds.source
-    if limit and limit < len(ds):
-        name += f" (stratified {limit:,}, seed {seed})"
-        ds = stratified_subset(ds, limit, seed)
-    echo_err(f"exploring {name} ({len(ds)} images)")
-    x_over, y_over = oversample(ds.x, ds.y, seed)
-
-    def augment(batch: Any) -> Any:
-        from .augment import augment_batch
-
-        return augment_batch(batch, rotation=rotation, shift=shift, zoom=zoom, seed=seed)
-
-    report = eda_report(out, ds.x, ds.y, x_over=x_over, y_over=y_over, augment=augment,
-                        seed=seed, title=f"EDA of {name}", data=name,
-                        augment_label=f"rotation up to {rotation:g} degrees, shift up to "
-                        f"{100 * shift:g} % of the image, zoom up to {100 * zoom:g} %")
-    click.echo(str(report))
+    click.echo(str(explore(data, out, split, limit, seed, rotation, shift, zoom)))
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -500,137 +339,11 @@ def eda(
 @click.option("--debug", is_flag=True,
               help="Log to stderr, a line per segment of each field, its candidate readings "
               "(the rule that proposed each, its prior and score) and which won.")
-def read(
-    paths: tuple[str, ...], model: str, layout: str, fmt: str | None, per_page: bool,
-    output: str | None, resume: bool, scheduler: str | None, min_confidence: float | None,
-    workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
-    deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
-    rules: str | None, debug: bool,
-) -> None:
+def read(paths: tuple[str, ...], **options: Any) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
-    from .errors import OutputError
-    from .io import STDIN, expand_inputs
-    from .pipeline import layouts, load_template
-    from .pipeline import read as read_files
-    from .plugins import get_writers
-    from .segment import load_rules
-    from .writers import (
-        check_output,
-        format_for,
-        get_writer,
-        make_writer,
-        open_output,
-        open_resumable,
-        same_file,
-    )
+    from .batch import read_batch
 
-    if not paths:
-        raise click.UsageError("give at least one file, folder, or - for stdin")
-    if layout not in layouts():
-        raise click.BadParameter(f"{layout!r} is not one of {', '.join(layouts())}",
-                                 param_hint="--layout")
-    fmt = fmt or format_for(output, "csv" if per_page else "json")
-    if per_page:
-        if fmt not in ("csv", "wide"):
-            raise click.UsageError(f"--per-page writes CSV (--format wide), not {fmt}")
-        fmt = "wide"
-    if fmt not in get_writers():
-        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(sorted(get_writers()))}",
-                                 param_hint="--format")
-    tmpl = load_template(template) if template else None
-    seg_rules = load_rules(rules) if rules else None
-    files = expand_inputs(paths)
-    if not files:
-        raise click.UsageError("no images or PDFs found in the given folders")
-    factory = get_writer(fmt)
-    if resume:
-        if output is None or output == "-":
-            raise click.UsageError("--resume appends to an output file: give -o FILE")
-        if STDIN in files:
-            raise click.UsageError("--resume cannot tell what standard input held: give files")
-        if not getattr(factory, "appendable", False) or (fmt == "wide" and tmpl is None):
-            raise click.UsageError(f"--resume cannot append to --format {fmt}: use jsonl, csv, "
-                                   "or wide with --template")
-    if scheduler is not None and debug:
-        raise click.UsageError("--debug logs in this process: not with --scheduler")
-    if scheduler is not None and STDIN in files:
-        raise click.UsageError("--scheduler reads files on the cluster: give files, not -")
-    if output is not None and output != "-":
-        clash = next((f for f in files if same_file(f, output)), None)
-        if clash is not None:
-            raise click.UsageError(f"-o {output} is one of the inputs ({clash}): refusing "
-                                   "to overwrite it")
-        check_output(output)  # before any reading: a bad -o must not cost the whole run
-    failed = 0
-    import sys
-
-    if quiet:
-        from .io import QUIET_ENV, quiet_decoders
-
-        os.environ[QUIET_ENV] = "1"  # spawned workers read it too
-        quiet_decoders()
-
-    bar: Any = None if quiet or not sys.stderr.isatty() else click.progressbar(
-        length=len(files), file=sys.stderr, label="reading")
-
-    def progress(done: int, total: int, path: str) -> None:
-        if bar is not None:
-            bar.update(1)
-
-    from .pipeline import default_workers
-
-    cores = default_workers()
-    if workers is not None and workers > cores and not quiet:
-        echo_err(f"warning: --workers {workers} is more than the {cores} cores here: "
-                 "they will share them (and each loads the model)")
-    options: dict[str, Any] = dict(
-        min_confidence=min_confidence, template=tmpl, annotate=annotate, dpi=dpi,
-        polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
-        timeout_per_file=timeout_per_file or None, rules=seg_rules)
-    with stop_on_signals(), contextlib.ExitStack() as stack:
-        if debug:
-            options["explain"] = True
-            stack.enter_context(debug_log("digitocr.fields"))
-        appender = stack.enter_context(open_resumable(str(output))) if resume else None
-        stream = appender.stream if appender else stack.enter_context(open_output(output))
-        writer = make_writer(factory, stream, [f.name for f in tmpl.fields] if tmpl else None)
-        if appender is not None:
-            appender.started()
-            files = appender.pending(files)
-            if bar is not None:
-                bar.length = len(files)
-        if not files:
-            pages: Iterator[Any] = iter(())
-        elif scheduler is not None:
-            from .dask import connect, local_threads
-            from .dask import read as read_on_cluster
-
-            client = stack.enter_context(connect(scheduler, workers))
-            pages = read_on_cluster(files, client, model, layout, **options,
-                                    threads=local_threads(workers) if scheduler == "local"
-                                    else 1)
-        else:
-            pages = read_files(files, model, layout, workers=workers, **options)
-        for page in pages:
-            if page.error is not None:
-                failed += 1
-                if not quiet:
-                    echo_err(f"error: {page.error}")
-            try:
-                if appender is not None:
-                    appender.page(page.file)
-                writer.write(page)
-            except OSError as exc:  # disk full, pipe closed: one line, exit 3, temp removed
-                raise OutputError(f"{output or 'stdout'}: cannot write "
-                                  f"({exc.strerror or exc})") from exc
-        try:
-            writer.close()
-        except OSError as exc:
-            raise OutputError(f"{output or 'stdout'}: cannot write "
-                              f"({exc.strerror or exc})") from exc
-    if bar is not None:
-        bar.render_finish()
-    if failed:
+    if read_batch(paths, **options):
         raise click.exceptions.Exit(int(ExitCode.FILES_FAILED))
 
 
