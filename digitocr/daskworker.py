@@ -95,7 +95,7 @@ def preload(model: str, threads: int, plugin_list: list[tuple[str, Any]]) -> Non
 
 
 def worker_reader(model: str | Reader, threads: int,
-                   plugin_list: list[tuple[str, Any]]) -> Reader:
+                  plugin_list: list[tuple[str, Any]]) -> Reader:
     """The model this worker thread reads with, loaded on its first chunk (or taken from a
     preload) and kept. Per thread, since a model is not for sharing between threads
     (``digitocr.Reader``)."""
@@ -135,6 +135,6 @@ def preload_plugin(model: str, threads: int, plugin_list: list[tuple[str, Any]])
 
 
 def read_chunk(paths: list[str], model: str | Reader, opts: Any, threads: int,
-                plugin_list: list[tuple[str, Any]]) -> list[PageResult]:
+               plugin_list: list[tuple[str, Any]]) -> list[PageResult]:
     """A task: every page of ``paths``, read on a worker as a local run reads them."""
     return list(read_files(paths, worker_reader(model, threads, plugin_list), opts))

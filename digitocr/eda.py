@@ -197,8 +197,8 @@ def _augment_figure(path: Path, originals: np.ndarray, augmented: np.ndarray,
     copies = len(augmented) // max(k, 1)
     titles = ["original"] * k + [f"augmented {c + 1}" for c in range(copies) for _ in range(k)]
     return image_grid(path, np.concatenate([originals, augmented]), titles, None, k,
-                       title_of("Augmentation" + (f" ({how})" if how else "")
-                              + ": originals (top row), augmented copies below", data=data))
+                      title_of("Augmentation" + (f" ({how})" if how else "")
+                                + ": originals (top row), augmented copies below", data=data))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:

@@ -79,7 +79,7 @@ def _confusion_figure(path: Path, cm: np.ndarray, model: str = "", data: str = "
 
 
 def curves_figure(path: Path, stages: Sequence[Stage], model: str = "",
-                   data: str = "") -> Path | None:
+                  data: str = "") -> Path | None:
     """One panel per metric (accuracy and loss first); stages end to end on one epoch axis."""
     from matplotlib.ticker import MaxNLocator
 
@@ -273,7 +273,7 @@ def evaluation_figures(
         [f"{y[i]}/{pred[i]}" for i in idx],
         [RIGHT_COLOUR if y[i] == pred[i] else WRONG_COLOUR for i in idx],
         GRID_COLS, title_of("Random samples, true/predicted (green right, red wrong)",
-                          model, data),
+                            model, data),
     ))
 
     wrong = np.flatnonzero(pred != y)
@@ -288,6 +288,6 @@ def evaluation_figures(
             [f"true {y[i]} / read {pred[i]}\nconfidence {conf[i]:.3f}" for i in worst],
             [WRONG_COLOUR] * len(worst),
             MISTAKE_COLS, title_of(f"Most confident mistakes ({wrong.size} errors in {len(y)})",
-                                 model, data),
+                                   model, data),
         ))
     return written

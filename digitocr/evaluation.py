@@ -248,9 +248,9 @@ def string_figures(folder: Path, items: Sequence[Item], *, model: str, data: str
         titles = [f"{i.text or '-'} ({i.confidence:.2f})\ntruth {i.truth}" for i in shown]
         colours = ["grey" if i.needs_review else "red" for i in shown]
         written.append(image_grid(path, _same_size([_thumb(i.path) for i in shown]),
-                                   titles, colours, 4,
-                                   f"{model} on {data}: the {len(shown)} most confident of "
-                                   f"{len(wrong)} mistakes\n(red: not flagged, grey: flagged)"))
+                                  titles, colours, 4,
+                                  f"{model} on {data}: the {len(shown)} most confident of "
+                                  f"{len(wrong)} mistakes\n(red: not flagged, grey: flagged)"))
     else:
         written.append(message_figure(path, f"{model} on {data}: no mistakes"))
     digits = [i for i in items if i.readable]

@@ -58,7 +58,8 @@ def loaded_libtiffs() -> list[str]:
 
 
 def image_pages(fh: BinaryIO, name: str, *, max_pixels: int,
-                 gray: bool = False) -> Iterator[Page]:
+                gray: bool = False) -> Iterator[Page]:
+    """The pages of an image file open in ``fh``, each checked against ``max_pixels``."""
     from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with our own message

@@ -74,7 +74,7 @@ def load_pages(
     if name == STDIN:
         data = sys.stdin.buffer.read()
         yield from load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray,
-                               timeout=timeout)
+                              timeout=timeout)
         return
     p = Path(name)
     check_path(name)
@@ -88,7 +88,7 @@ def load_pages(
         raise InputError(f"{name}: empty file (0 bytes)")
     if head.startswith(b"%PDF"):
         yield from pdf_pages(name, name, dpi=dpi, max_pixels=max_pixels, gray=gray,
-                              timeout=timeout)
+                             timeout=timeout)
         return
     with p.open("rb") as fh:
         yield from image_pages(fh, name, max_pixels=max_pixels, gray=gray)
@@ -106,7 +106,7 @@ def load_bytes(data: bytes, name: str = "<bytes>", *, dpi: int = DEFAULT_DPI,
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             yield from pdf_pages(tmp, name, dpi=dpi, max_pixels=max_pixels, gray=gray,
-                                  timeout=timeout)
+                                 timeout=timeout)
         finally:
             os.unlink(tmp)
         return

@@ -23,6 +23,7 @@ CALIBRATION_BINS = 10
 
 
 def check_labels(y: np.ndarray, name: str = "y_true") -> np.ndarray:
+    """``y`` as int64 digit labels 0-9; a ``ValueError`` saying what is wrong otherwise."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
@@ -35,6 +36,7 @@ def check_labels(y: np.ndarray, name: str = "y_true") -> np.ndarray:
 
 
 def check_proba(proba: np.ndarray, n: int) -> np.ndarray:
+    """``proba`` as float64 (n, 10), finite; a ``ValueError`` otherwise."""
     p = np.asarray(proba, dtype=np.float64)
     if p.shape != (n, 10):
         raise ValueError(f"proba must have shape ({n}, 10), got {p.shape}")
@@ -220,6 +222,7 @@ def _stage_label(i: int, config: dict[str, Any]) -> str:
 
 
 def trust_inputs(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Confidences in [0, 1] and their correctness flags, flat and of one length."""
     c = np.asarray(confidence, dtype=np.float64).ravel()
     ok = np.asarray(correct, dtype=bool).ravel()
     if c.shape != ok.shape:

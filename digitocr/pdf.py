@@ -15,7 +15,8 @@ from .pages import FileTimeout, Page
 
 
 def pdfinfo(path: str, first: int | None = None, last: int | None = None,
-             timeout: float | None = None) -> dict[str, Any]:
+            timeout: float | None = None) -> dict[str, Any]:
+    """``pdfinfo``'s fields of the PDF at ``path`` (of pages ``first``..``last``: their sizes)."""
     from pdf2image import pdfinfo_from_path
     from pdf2image.exceptions import (
         PDFInfoNotInstalledError,
@@ -61,7 +62,8 @@ def _first_line(text: str) -> str:
 
 
 def pdf_pages(path: str, name: str, *, dpi: int, max_pixels: int,
-               gray: bool = False, timeout: float | None = None) -> Iterator[Page]:
+              gray: bool = False, timeout: float | None = None) -> Iterator[Page]:
+    """The pages of the PDF at ``path`` (``name`` in messages), rendered one at a time."""
     from pdf2image import convert_from_path
     from pdf2image.exceptions import PDFPageCountError, PDFPopplerTimeoutError, PDFSyntaxError
 

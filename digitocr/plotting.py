@@ -33,6 +33,7 @@ RIGHT_COLOUR, WRONG_COLOUR = "tab:green", "tab:red"
 
 
 def new_figure(width: float, height: float) -> Figure:
+    """A Matplotlib figure of ``width`` x ``height`` inches at ``DPI`` (no pyplot)."""
     with requires("figures"):
         from matplotlib.figure import Figure
 
@@ -40,6 +41,7 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_png(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as PNG; ``path``."""
     fig.savefig(path, format="png")
     return path
 
@@ -51,6 +53,7 @@ def title_of(what: str, model: str = "", data: str = "") -> str:
 
 
 def show_image(ax: Axes, image: np.ndarray) -> None:
+    """Draw a [0, 1] gray image on ``ax``, without ticks."""
     ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -86,6 +89,7 @@ def image_grid(
 
 
 def message_figure(path: Path, message: str) -> Path:
+    """A figure holding one line of text, where there is nothing to draw."""
     fig = new_figure(7, 2)
     fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=12)
     return save_png(fig, path)
