@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from . import __version__
+from .console import debug_log as debug_log  # where they were before console.py
 from .console import echo_err
+from .console import stop_on_signals as stop_on_signals
 from .errors import DigitOCRError, ExitCode
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page

@@ -36,8 +36,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends import Classifier, StringReader
-from .daskcluster import connect, import_distributed, local_threads, prestart
-from .daskworker import _spare, preload_plugin, read_chunk
+from .daskcluster import (
+    CONNECT_TIMEOUT,
+    FORKSERVER_PRELOAD,
+    LOCAL,
+    LOCAL_LOG_LEVEL,
+    connect,
+    import_distributed,
+    local_threads,
+    prestart,
+)
+from .daskworker import (
+    M_MMAP_THRESHOLD,
+    M_TRIM_THRESHOLD,
+    MMAP_THRESHOLD,
+    TRIM_THRESHOLD,
+    _spare,
+    preload_plugin,
+    read_chunk,
+)
 from .errors import ClusterError, InputError
 from .fields import Template
 from .io import DEFAULT_DPI, MAX_PIXELS, STDIN, expand_inputs
@@ -61,9 +78,17 @@ _preload_plugin = preload_plugin
 
 __all__ = [
     "CHUNKS_PER_THREAD",
+    "CONNECT_TIMEOUT",
+    "FORKSERVER_PRELOAD",
     "FRAME_DTYPES",
     "IN_FLIGHT_PER_THREAD",
+    "LOCAL",
+    "LOCAL_LOG_LEVEL",
+    "MMAP_THRESHOLD",
+    "M_MMAP_THRESHOLD",
+    "M_TRIM_THRESHOLD",
     "PRELOAD_PLUGIN",
+    "TRIM_THRESHOLD",
     "_preload_plugin",
     "_spare",
     "connect",

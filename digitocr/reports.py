@@ -9,7 +9,7 @@ the functions, so that importing this module (and ``digitocr --help``) stays fas
 
 from __future__ import annotations
 
-from .eda import eda_report, oversample, pca, pixel_stats
+from .eda import PCA_COMPONENTS, eda_report, oversample, pca, pixel_stats
 from .evalfigures import curves_figure as _curves_figure
 from .evalfigures import evaluation_figures
 from .metrics import (
@@ -22,7 +22,17 @@ from .metrics import (
     risk_coverage,
     training_stages,
 )
-from .plotting import DPI, reliability_figure, risk_coverage_figure
+from .plotting import (
+    DPI,
+    GRID_COLS,
+    GRID_ROWS,
+    MISTAKE_COLS,
+    MISTAKE_ROWS,
+    RIGHT_COLOUR,
+    WRONG_COLOUR,
+    reliability_figure,
+    risk_coverage_figure,
+)
 from .plotting import image_grid as _image_grid
 from .plotting import message_figure as _message_figure
 
@@ -30,6 +40,13 @@ __all__ = [
     "CALIBRATION_BINS",
     "DIGITS",
     "DPI",
+    "GRID_COLS",
+    "GRID_ROWS",
+    "MISTAKE_COLS",
+    "MISTAKE_ROWS",
+    "PCA_COMPONENTS",
+    "RIGHT_COLOUR",
+    "WRONG_COLOUR",
     "Stage",
     "_curves_figure",
     "_image_grid",

@@ -23,12 +23,30 @@ from .templatefile import (
     parse_template,
     save_template,
 )
-from .templatemake import annotate_template, bridged_cells, make_template
+from .templatemake import (
+    BRIDGED_MIN_SIDE,
+    BRIDGED_OVERLAP_MAX,
+    COMB_MAX_ASPECT,
+    FIELD_COLOUR,
+    FIELD_PAD,
+    LABEL_COLOUR,
+    MIN_PAD,
+    annotate_template,
+    bridged_cells,
+    make_template,
+)
 from .templatereg import Check, align, check, finish, unregistered
 
 __all__ = [
+    "BRIDGED_MIN_SIDE",
+    "BRIDGED_OVERLAP_MAX",
+    "COMB_MAX_ASPECT",
+    "FIELD_COLOUR",
     "FIELD_KEYS",
+    "FIELD_PAD",
+    "LABEL_COLOUR",
     "MAX_TEMPLATE_COORD",
+    "MIN_PAD",
     "TEMPLATE_KEYS",
     "Check",
     "Template",
