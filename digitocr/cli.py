@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import DigitOCRError, ExitCode, Interrupted, Terminated
+from .console import debug_log as debug_log  # where they were before console.py
+from .console import echo_err
+from .console import stop_on_signals as stop_on_signals
+from .errors import DigitOCRError, ExitCode
 
 #: --timeout-per-file's default: minutes for a long PDF at 300 dpi, far past any sane page
 DEFAULT_FILE_TIMEOUT = 120.0
@@ -21,70 +21,6 @@ EXIT_HELP = (
     "or bad option, template or model, 3 the output could not be written, 130/143 "
     "interrupted (SIGINT/SIGTERM)."
 )
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``Interrupted``/``Terminated`` here, once: later ones are
-    ignored, so that the clean-up they start (killing workers, removing the temp output) is
-    not itself interrupted. Outside the main thread: nothing changes."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    kinds = (signal.SIGINT, signal.SIGTERM)
-    stopped = []
-
-    def stop(signum: int, frame: object) -> None:
-        for k in kinds:
-            signal.signal(k, signal.SIG_IGN)
-        stopped.append(signum)
-        if signum == signal.SIGTERM:
-            raise Terminated("terminated (SIGTERM)")
-        raise Interrupted("interrupted (SIGINT)")
-
-    previous = {k: signal.signal(k, stop) for k in kinds}
-    try:
-        yield
-    finally:
-        if not stopped:  # once stopping, stay deaf until the process exits
-            for k, handler in previous.items():
-                signal.signal(k, handler)
-
-
-@contextlib.contextmanager
-def debug_log(name: str) -> Iterator[None]:
-    """Logger ``name``'s debug messages to stderr, ``debug: `` first, while the block runs
-    (control characters escaped, as on error lines: they hold file names)."""
-    import logging
-    import sys
-
-    from .writers import printable
-
-    class Printable(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return printable(super().format(record))
-
-    logger = logging.getLogger(name)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Printable("debug: %(message)s"))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
-def echo_err(message: str) -> None:
-    """One progress or diagnostic line on stderr (control characters escaped: file names)."""
-    from .writers import printable
-
-    click.echo(printable(message), err=True)
 
 
 class Group(click.Group):
@@ -161,19 +97,6 @@ def export(model: str) -> None:
                        f"largest difference from Keras {rep['max_abs_diff']:.1e})")
 
 
-def _parse_set(values: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 data_option = click.option(
     "--data",
     type=click.Path(exists=True, path_type=str),
@@ -186,7 +109,17 @@ data_option = click.option(
 )
 
 
-@cli.command()
+class TrainCommand(click.Command):
+    """``train`` with the options the backends declare (``register_training_options``), found
+    when it parses or prints its help: importing this module loads no plugin."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        from .trainopts import with_backend_params
+
+        return with_backend_params(super().get_params(ctx))
+
+
+@cli.command(cls=TrainCommand)
 @click.argument("backend", default="cnn")
 @data_option
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=str), default=None,
@@ -213,13 +146,6 @@ data_option = click.option(
 @click.option("--scan", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of training images replaced by a simulated scan of themselves "
               "(ink, blur, noise, JPEG, binarisation, as read sees a page).")
-@click.option("--pairs", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="CNN: add this fraction of touching digit pairs, trained toward a flat "
-              "output, so that read's unsplit neighbours come out unsure.")
-@click.option("--non-digits", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="CNN: add this fraction of crops that are not digits (crosses, struck-out "
-              "digits, ticks, box corners, letters), trained toward a flat output, so that "
-              "read says it is unsure of them.")
 @click.option("--rotation", type=click.FloatRange(0, 180), default=None,
               help="Augmentation: maximum rotation in degrees [default: 10].")
 @click.option("--shift", type=click.FloatRange(0, 0.5), default=None,
@@ -239,10 +165,6 @@ data_option = click.option(
               help="Adam learning rate [default: 0.001].")
 @click.option("--init", "init_model", default=None,
               help="Start from this trained CNN's weights (name or directory): fine-tuning.")
-@click.option("--members", "n_members", type=click.IntRange(1), default=None,
-              help="Ensemble: train this many CNNs with different seeds [default: 3].")
-@click.option("--member", "member_paths", multiple=True, type=str,
-              help="Ensemble: use an already-trained model (name or directory); repeatable.")
 @click.option("--limit", type=click.IntRange(10), default=None,
               help="Train on a stratified subset of this many MNIST images (quick runs).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
@@ -260,105 +182,30 @@ data_option = click.option(
               "letters), e.g. 0123456789ab; labels with others are skipped [default: the "
               "--init model's, the ten digits].")
 @click.option("--force", is_flag=True, help="Overwrite a model already in --out.")
-def train(
-    backend: str,
-    data: str | None,
-    out: str | None,
-    extra: tuple[str, ...],
-    extra_holdout: float,
-    holdout_seed: int,
-    epochs: int | None,
-    batch_size: int | None,
-    seed: int,
-    val_split: float,
-    oversample: bool,
-    scan: float,
-    pairs: float,
-    non_digits: float,
-    rotation: float | None,
-    shift: float | None,
-    zoom: float | None,
-    arch: str | None,
-    lr_schedule: str | None,
-    patience: int | None,
-    lr: float | None,
-    init_model: str | None,
-    n_members: int | None,
-    member_paths: tuple[str, ...],
-    limit: int | None,
-    settings: tuple[str, ...],
-    val_dir: str | None,
-    synthetic: int,
-    copies: int,
-    force: bool,
-    alphabet: str | None,
-) -> None:
+def train(backend: str, **values: Any) -> None:
     """Train a BACKEND (cnn, knn, svm, ensemble, crnn, or a plugin's) and save it with metadata.
 
     A string reader (crnn) trains on a folder of crops with a labels.csv (file,text), and
     fine-tunes the shipped crnn unless --init names another start (--init none: from scratch).
     """
-    from .plugins import get_classifiers, get_string_readers
-    from .training import TrainConfig
-    from .training import train as run_training
+    from .plugins import get_string_readers
+    from .trainopts import classifier_config, string_config
 
     if backend in get_string_readers():
-        from .strtrain import StringTrainConfig, train_strings
+        from .strtrain import train_strings
 
-        if not data:
-            raise click.UsageError("a string reader trains on --data DIR (images + labels.csv)")
-        scfg = StringTrainConfig(
-            backend=backend, data=data, out=out or f"runs/{backend}", val=val_dir,
-            val_split=val_split, init="" if (init_model or "crnn") == "none"
-            else (init_model or "crnn"), epochs=epochs or 3, batch_size=batch_size or 32,
-            learning_rate=lr or 5e-4, seed=seed, copies=copies, synthetic=synthetic,
-            limit=limit, force=force, alphabet=alphabet)
+        scfg = string_config(backend, values)
         smeta = train_strings(scfg, echo_err)
         click.echo(f"{scfg.out}: validation exact match "
                    f"{smeta['metrics']['validation_exact_match']:.4f} "
                    f"({smeta['metrics']['validation_items']} crops), "
                    f"trained in {smeta['wall_time_s']}s")
         return
-    if alphabet is not None:
-        raise click.UsageError("--alphabet only applies to string readers (crnn)")
-    if backend not in get_classifiers():
-        names = ", ".join(sorted(get_classifiers()))
-        raise click.BadParameter(f"unknown backend {backend!r} (one of: {names})",
-                                 param_hint="BACKEND")
-    net: dict[str, Any] = {
-        k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "rotation": rotation,
-                          "shift": shift, "zoom": zoom, "arch": arch, "lr_schedule": lr_schedule,
-                          "patience": patience, "lr": lr}.items() if v is not None
-    }
-    if init_model:
-        if backend != "cnn":
-            raise click.UsageError("--init only applies to the cnn backend")
-        from .backends import resolve_model_dir
-
-        net["init"] = str(resolve_model_dir(init_model))
-    if pairs and backend != "cnn":
-        raise click.UsageError("--pairs only applies to networks (cnn)")
-    if non_digits and backend != "cnn":
-        raise click.UsageError("--non-digits only applies to networks (cnn)")
-    extra_options = _parse_set(settings)
-    if backend == "ensemble" and not member_paths:
-        members = [{"backend": "cnn", "options": {**net, "seed": seed + i}}
-                   for i in range(n_members or 3)]
-        options = {"members": members, **extra_options}
-    elif backend == "cnn" or not net:
-        options = {**net, **extra_options}
-    else:
-        raise click.UsageError(f"{', '.join(net)} only apply to networks, not {backend}")
-    config = TrainConfig(
-        backend=backend, out=out or f"runs/{backend}", data=data, extra=list(extra),
-        extra_holdout=extra_holdout, holdout_seed=holdout_seed, seed=seed,
-        val_split=val_split, oversample=oversample, scan=scan, pairs=pairs,
-        non_digits=non_digits, limit=limit, options=options, members=list(member_paths),
-        force=force,
-    )
-    meta = run_training(config, progress=echo_err)
     from .training import headline
+    from .training import train as run_training
 
+    config = classifier_config(backend, values)
+    meta = run_training(config, progress=echo_err)
     click.echo(f"{config.out}: {headline(meta)}, trained in {meta['wall_time_s']}s")
 
 
@@ -395,97 +242,22 @@ def evaluate(
     ROC AUC. Strings (a folder with labels.csv): read as read reads them; exact match, character
     error rate, per length, flagged and unflagged-wrong shares, calibration.
     """
-    from .evaluation import digit_overlap, figures_folder
+    from .evalrun import evaluate_digits, evaluate_strings, format_string_metrics
     from .extras import check
 
     folder = Path(data) if data is not None and (Path(data) / "labels.csv").is_file() else None
     check("evaluate", "evaluate", *(() if folder is not None else ("sklearn",)),
           *(() if no_figures else ("matplotlib",)))
     if folder is not None:
-        _evaluate_strings(model_name, folder, limit, layout, workers, as_json, figures,
-                          no_figures)
-        return
-    import numpy as np
-
-    from .backends import load_model
-    from .data import load_source
-    from .reports import compute_metrics, evaluation_figures, format_metrics, training_stages
-
-    model = load_model(model_name)
-    ds = load_source(data, split)
-    shown = ds.source
-    if limit:
-        if limit < len(ds):
-            shown += f" (first {limit:,})"
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    echo_err(f"evaluating {model_name} on {ds.source} ({len(ds)} images)")
-    meta = getattr(model, "metadata", {}) or {}
-    warnings = digit_overlap(meta, ds.source)
-    for w in warnings:
-        echo_err(f"warning: {w}")
-    proba = model.predict_proba(ds.x)
-    metrics = compute_metrics(ds.y, proba)
-    metrics = {"model": model_name, "data": ds.source, **metrics}
-    if warnings:
-        metrics["warnings"] = warnings
-    if not no_figures:
-        folder = figures or figures_folder(model_name, ds.source)
-        sources = (meta.get("training") or {}).get("sources") or []
-        written = evaluation_figures(folder, ds.x, ds.y, proba, training_stages(meta),
-                                     model=model_name, data=shown,
-                                     training_data=", ".join(map(str, sources)))
-        metrics["figures"] = [str(p) for p in written]
-        echo_err(f"figures written to {folder}")
-    if as_json:
-        click.echo(json.dumps(metrics))
+        metrics = evaluate_strings(model_name, folder, limit, layout, workers, figures,
+                                   no_figures)
+        text = format_string_metrics
     else:
-        click.echo(format_metrics(metrics))
+        from .metrics import format_metrics
 
-
-def _evaluate_strings(model_name: str, folder: Path, limit: int | None, layout: str,
-                      workers: int | None, as_json: bool, figures: Path | None,
-                      no_figures: bool) -> None:
-    """``evaluate`` on a folder of labelled strings (``labels.csv``)."""
-    from .backends import read_metadata, resolve_model_dir
-    from .evaluation import figures_folder, overlap, read_items, string_figures, string_metrics
-    from .strtrain import read_labels
-
-    model_dir = resolve_model_dir(model_name)
-    meta = read_metadata(model_dir)
-    rows = read_labels(folder)
-    if limit:
-        rows = rows[:limit]
-    echo_err(f"evaluating {model_name} on {folder} ({len(rows)} labelled images, "
-             f"--layout {layout})")
-    warnings = overlap(model_dir, meta, folder, [p for p, _ in rows])
-    for w in warnings:
-        echo_err(f"warning: {w}")
-    items = read_items(rows, model_name, layout, workers)
-    metrics: dict[str, Any] = {"model": model_name, "data": str(folder), "layout": layout,
-                               **string_metrics(items)}
-    if warnings:
-        metrics["warnings"] = warnings
-    if not no_figures:
-        out = figures or figures_folder(model_name, str(folder))
-        written = string_figures(out, items, model=model_name, data=folder.name)
-        metrics["figures"] = [str(p) for p in written]
-        echo_err(f"figures written to {out}")
-    if as_json:
-        click.echo(json.dumps(metrics))
-        return
-    def pct(v: float | None) -> str:
-        return "-" if v is None else f"{100 * v:.2f} %"
-
-    click.echo(f"{metrics['n']} images, {metrics['digit_labels']} with digit labels")
-    click.echo(f"exact match      {pct(metrics['exact_match'])}")
-    click.echo(f"CER              {pct(metrics['cer'])}")
-    click.echo(f"flagged          {pct(metrics['flagged'])}")
-    click.echo(f"unflagged wrong  {pct(metrics['unflagged_wrong'])} of {metrics['unflagged']}")
-    click.echo(f"right or flagged {pct(metrics['right_or_flagged'])}")
-    if "ece" in metrics:
-        click.echo(f"ECE {pct(metrics['ece'])}, AURC {pct(metrics['aurc'])}")
-    for n, v in metrics["per_length"].items():
-        click.echo(f"  length {n:>2}: {v['n']:>5} images, exact {pct(v['exact'])}")
+        metrics = evaluate_digits(model_name, data, split, limit, figures, no_figures)
+        text = format_metrics
+    click.echo(json.dumps(metrics) if as_json else text(metrics))
 
 
 @cli.command()
@@ -511,29 +283,9 @@ def eda(
     from .extras import check
 
     check("eda", "evaluate", "sklearn", "imblearn", "matplotlib")
-    from .data import load_source
-    from .reports import eda_report, oversample
-    from .training import stratified_subset
+    from .evalrun import explore
 
-    ds = load_source(data, split)
-    # The subset's source reads "[:N]"; the figures say what it is: stratified, not the first N.
-    name = ds.source
-    if limit and limit < len(ds):
-        name += f" (stratified {limit:,}, seed {seed})"
-        ds = stratified_subset(ds, limit, seed)
-    echo_err(f"exploring {name} ({len(ds)} images)")
-    x_over, y_over = oversample(ds.x, ds.y, seed)
-
-    def augment(batch: Any) -> Any:
-        from .augment import augment_batch
-
-        return augment_batch(batch, rotation=rotation, shift=shift, zoom=zoom, seed=seed)
-
-    report = eda_report(out, ds.x, ds.y, x_over=x_over, y_over=y_over, augment=augment,
-                        seed=seed, title=f"EDA of {name}", data=name,
-                        augment_label=f"rotation up to {rotation:g} degrees, shift up to "
-                        f"{100 * shift:g} % of the image, zoom up to {100 * zoom:g} %")
-    click.echo(str(report))
+    click.echo(str(explore(data, out, split, limit, seed, rotation, shift, zoom)))
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -592,138 +344,11 @@ def eda(
 @click.option("--include-printed", is_flag=True,
               help="Read printed fields too (a table's columns of printed row numbers and "
               "names, style printed); by default only handwriting is read.")
-def read(
-    paths: tuple[str, ...], model: str, layout: str, fmt: str | None, per_page: bool,
-    output: str | None, resume: bool, scheduler: str | None, min_confidence: float | None,
-    workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
-    deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
-    rules: str | None, debug: bool, include_printed: bool,
-) -> None:
+def read(paths: tuple[str, ...], **options: Any) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
-    from .errors import OutputError
-    from .io import STDIN, expand_inputs
-    from .pipeline import layouts, load_template
-    from .pipeline import read as read_files
-    from .plugins import get_writers
-    from .segment import load_rules
-    from .writers import (
-        check_output,
-        format_for,
-        get_writer,
-        make_writer,
-        open_output,
-        open_resumable,
-        same_file,
-    )
+    from .batch import read_batch
 
-    if not paths:
-        raise click.UsageError("give at least one file, folder, or - for stdin")
-    if layout not in layouts():
-        raise click.BadParameter(f"{layout!r} is not one of {', '.join(layouts())}",
-                                 param_hint="--layout")
-    fmt = fmt or format_for(output, "csv" if per_page else "json")
-    if per_page:
-        if fmt not in ("csv", "wide"):
-            raise click.UsageError(f"--per-page writes CSV (--format wide), not {fmt}")
-        fmt = "wide"
-    if fmt not in get_writers():
-        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(sorted(get_writers()))}",
-                                 param_hint="--format")
-    tmpl = load_template(template) if template else None
-    seg_rules = load_rules(rules) if rules else None
-    files = expand_inputs(paths)
-    if not files:
-        raise click.UsageError("no images or PDFs found in the given folders")
-    factory = get_writer(fmt)
-    if resume:
-        if output is None or output == "-":
-            raise click.UsageError("--resume appends to an output file: give -o FILE")
-        if STDIN in files:
-            raise click.UsageError("--resume cannot tell what standard input held: give files")
-        if not getattr(factory, "appendable", False) or (fmt == "wide" and tmpl is None):
-            raise click.UsageError(f"--resume cannot append to --format {fmt}: use jsonl, csv, "
-                                   "or wide with --template")
-    if scheduler is not None and debug:
-        raise click.UsageError("--debug logs in this process: not with --scheduler")
-    if scheduler is not None and STDIN in files:
-        raise click.UsageError("--scheduler reads files on the cluster: give files, not -")
-    if output is not None and output != "-":
-        clash = next((f for f in files if same_file(f, output)), None)
-        if clash is not None:
-            raise click.UsageError(f"-o {output} is one of the inputs ({clash}): refusing "
-                                   "to overwrite it")
-        check_output(output)  # before any reading: a bad -o must not cost the whole run
-    failed = 0
-    import sys
-
-    if quiet:
-        from .io import QUIET_ENV, quiet_decoders
-
-        os.environ[QUIET_ENV] = "1"  # spawned workers read it too
-        quiet_decoders()
-
-    bar: Any = None if quiet or not sys.stderr.isatty() else click.progressbar(
-        length=len(files), file=sys.stderr, label="reading")
-
-    def progress(done: int, total: int, path: str) -> None:
-        if bar is not None:
-            bar.update(1)
-
-    from .pipeline import default_workers
-
-    cores = default_workers()
-    if workers is not None and workers > cores and not quiet:
-        echo_err(f"warning: --workers {workers} is more than the {cores} cores here: "
-                 "they will share them (and each loads the model)")
-    options: dict[str, Any] = dict(
-        min_confidence=min_confidence, template=tmpl, annotate=annotate, dpi=dpi,
-        polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
-        timeout_per_file=timeout_per_file or None, rules=seg_rules,
-        include_printed=include_printed)
-    with stop_on_signals(), contextlib.ExitStack() as stack:
-        if debug:
-            options["explain"] = True
-            stack.enter_context(debug_log("digitocr.fields"))
-        appender = stack.enter_context(open_resumable(str(output))) if resume else None
-        stream = appender.stream if appender else stack.enter_context(open_output(output))
-        writer = make_writer(factory, stream, [f.name for f in tmpl.fields] if tmpl else None)
-        if appender is not None:
-            appender.started()
-            files = appender.pending(files)
-            if bar is not None:
-                bar.length = len(files)
-        if not files:
-            pages: Iterator[Any] = iter(())
-        elif scheduler is not None:
-            from .dask import connect, local_threads
-            from .dask import read as read_on_cluster
-
-            client = stack.enter_context(connect(scheduler, workers))
-            pages = read_on_cluster(files, client, model, layout, **options,
-                                    threads=local_threads(workers) if scheduler == "local"
-                                    else 1)
-        else:
-            pages = read_files(files, model, layout, workers=workers, **options)
-        for page in pages:
-            if page.error is not None:
-                failed += 1
-                if not quiet:
-                    echo_err(f"error: {page.error}")
-            try:
-                if appender is not None:
-                    appender.page(page.file)
-                writer.write(page)
-            except OSError as exc:  # disk full, pipe closed: one line, exit 3, temp removed
-                raise OutputError(f"{output or 'stdout'}: cannot write "
-                                  f"({exc.strerror or exc})") from exc
-        try:
-            writer.close()
-        except OSError as exc:
-            raise OutputError(f"{output or 'stdout'}: cannot write "
-                              f"({exc.strerror or exc})") from exc
-    if bar is not None:
-        bar.render_finish()
-    if failed:
+    if read_batch(paths, **options):
         raise click.exceptions.Exit(int(ExitCode.FILES_FAILED))
 
 

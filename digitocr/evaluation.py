@@ -171,7 +171,7 @@ def edit_distance(a: str, b: str) -> int:
 
 def string_metrics(items: Sequence[Item]) -> dict[str, Any]:
     """Exact match, CER, per length, flags and trust over the items."""
-    from .reports import calibration, risk_coverage
+    from .metrics import calibration, risk_coverage
 
     digits = [i for i in items if i.readable]
     unflagged = [i for i in items if not i.needs_review]
@@ -237,7 +237,7 @@ def _same_size(thumbs: list[np.ndarray]) -> np.ndarray:
 
 def string_figures(folder: Path, items: Sequence[Item], *, model: str, data: str) -> list[Path]:
     """The most confident mistakes, the reliability diagram and the risk-coverage curve."""
-    from .reports import _image_grid, _message_figure, reliability_figure, risk_coverage_figure
+    from .plotting import image_grid, message_figure, reliability_figure, risk_coverage_figure
 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -247,12 +247,12 @@ def string_figures(folder: Path, items: Sequence[Item], *, model: str, data: str
     if shown:
         titles = [f"{i.text or '-'} ({i.confidence:.2f})\ntruth {i.truth}" for i in shown]
         colours = ["grey" if i.needs_review else "red" for i in shown]
-        written.append(_image_grid(path, _same_size([_thumb(i.path) for i in shown]),
-                                   titles, colours, 4,
-                                   f"{model} on {data}: the {len(shown)} most confident of "
-                                   f"{len(wrong)} mistakes\n(red: not flagged, grey: flagged)"))
+        written.append(image_grid(path, _same_size([_thumb(i.path) for i in shown]),
+                                  titles, colours, 4,
+                                  f"{model} on {data}: the {len(shown)} most confident of "
+                                  f"{len(wrong)} mistakes\n(red: not flagged, grey: flagged)"))
     else:
-        written.append(_message_figure(path, f"{model} on {data}: no mistakes"))
+        written.append(message_figure(path, f"{model} on {data}: no mistakes"))
     digits = [i for i in items if i.readable]
     if digits:
         conf = np.asarray([i.confidence for i in digits])

@@ -37,3 +37,8 @@ def register_segmenters(register: Register) -> None:
 def register_writers(register: Register) -> None:
     """Register output formats for ``read --format``: ``register(name, factory)`` with a
     ``writers.WriterFactory``, ``(text stream) -> Writer`` (``write(page)``, ``close()``)."""
+
+
+@hookspec
+def register_training_options(register: Register) -> None:
+    """Declare a backend's ``train`` options: ``register(backend, trainopts.TrainingOptions)``."""

@@ -350,6 +350,12 @@ def get_writers() -> dict[str, Any]:
     return registry("writers").items()
 
 
+def get_training_options() -> dict[str, Any]:
+    """Registered ``train`` options (``trainopts.TrainingOptions``) by backend name. Not one of
+    ``KINDS``, which ``digitocr plugins`` lists: they are part of a backend, not items."""
+    return _collect("training_options").items()
+
+
 def describe() -> list[dict[str, Any]]:
     """Each loaded plugin with what it registers, for ``digitocr plugins``; a plugin that
     failed to load has empty lists and an ``error``."""

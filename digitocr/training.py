@@ -145,7 +145,7 @@ def with_non_digits(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
 
 def evaluate_on(model: Classifier, ds: Dataset) -> dict[str, Any]:
     """Metrics of ``model`` on a dataset (see ``reports.compute_metrics``)."""
-    from .reports import compute_metrics
+    from .metrics import compute_metrics
 
     return compute_metrics(ds.y, model.predict_proba(ds.x))
 
@@ -230,7 +230,7 @@ def train(config: TrainConfig, progress: Progress | None = None) -> dict[str, An
         fit_ds, val_ds = validation_split(full, config.val_split, config.seed)
         x, y = fit_ds.x, fit_ds.y
         if config.oversample:
-            from .reports import oversample
+            from .eda import oversample
 
             x, y = oversample(x, y, config.seed)
         if config.scan > 0:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from digitocr import hookimpl
@@ -26,6 +27,7 @@ from digitocr.kerasio import (
 )
 from digitocr.normalise import deskew_batch
 from digitocr.onnxrun import ONNX_FILE, OnnxNetwork, load_network
+from digitocr.trainopts import TrainingOptions, TrainRequest
 
 WEIGHTS = "model.keras"
 #: the batch an ONNX export is checked on
@@ -297,3 +299,37 @@ def _progress_callback(keras: Any, progress: Progress | None, epochs: int) -> An
 @hookimpl
 def register_classifiers(register: Any) -> None:
     register("cnn", CNNClassifier)
+
+
+#: ``train cnn``'s own options, shown after ``--scan``: examples trained toward a flat output
+TRAIN_PARAMS: dict[str, list[click.Parameter]] = {"scan": [
+    click.Option(["--pairs"], type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                 help="CNN: add this fraction of touching digit pairs, trained toward a flat "
+                 "output, so that read's unsplit neighbours come out unsure."),
+    click.Option(["--non-digits"], type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                 help="CNN: add this fraction of crops that are not digits (crosses, "
+                 "struck-out digits, ticks, box corners, letters), trained toward a flat "
+                 "output, so that read says it is unsure of them."),
+]}
+#: the options only ``cnn`` takes among the classifiers, and what another one says of them
+#: (``--init`` is train's own: string readers fine-tune with it too)
+TRAIN_TAKES = {"init_model": "--init only applies to the cnn backend",
+               "pairs": "--pairs only applies to networks (cnn)",
+               "non_digits": "--non-digits only applies to networks (cnn)"}
+
+
+def training_options(request: TrainRequest) -> dict[str, Any]:
+    """``CNNClassifier``'s options from ``train cnn``: the network options given, the
+    ``--init`` model's directory, then ``--set``'s pairs."""
+    options = dict(request.network)
+    if request.values.get("init_model"):
+        from digitocr.backends import resolve_model_dir
+
+        options["init"] = str(resolve_model_dir(request.values["init_model"]))
+    return {**options, **request.settings}
+
+
+@hookimpl
+def register_training_options(register: Any) -> None:
+    register("cnn", TrainingOptions(params=TRAIN_PARAMS, takes=TRAIN_TAKES,
+                                    build=training_options))

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from digitocr import hookimpl
@@ -24,6 +25,7 @@ from digitocr.backends import (
     write_metadata,
 )
 from digitocr.errors import ModelError
+from digitocr.trainopts import TrainingOptions, TrainRequest, settings_only
 
 MEMBERS = "members"
 
@@ -154,3 +156,33 @@ def _member_dirs(directory: Path) -> list[Path]:
 @hookimpl
 def register_classifiers(register: Any) -> None:
     register("ensemble", EnsembleClassifier)
+
+
+#: the backend and the number of the members ``train ensemble`` trains when given no --member
+MEMBER_BACKEND, MEMBERS_DEFAULT = "cnn", 3
+#: ``train ensemble``'s own options, shown after ``--init``
+TRAIN_PARAMS: dict[str, list[click.Parameter]] = {"init_model": [
+    click.Option(["--members", "n_members"], type=click.IntRange(1), default=None,
+                 help="Ensemble: train this many CNNs with different seeds [default: 3]."),
+    # "members": the TrainConfig field that takes the list
+    click.Option(["--member", "members"], multiple=True, type=str,
+                 help="Ensemble: use an already-trained model (name or directory); "
+                 "repeatable."),
+]}
+
+
+def training_options(request: TrainRequest) -> dict[str, Any]:
+    """``EnsembleClassifier``'s options from ``train ensemble``: members to train (CNNs with
+    the network options given, seeds counting up from --seed), unless --member named trained
+    ones, which take no network options; then ``--set``'s pairs."""
+    if request.values.get("members"):
+        return settings_only(request)
+    seed = int(request.values.get("seed") or 0)
+    members = [{"backend": MEMBER_BACKEND, "options": {**request.network, "seed": seed + i}}
+               for i in range(request.values.get("n_members") or MEMBERS_DEFAULT)]
+    return {"members": members, **request.settings}
+
+
+@hookimpl
+def register_training_options(register: Any) -> None:
+    register("ensemble", TrainingOptions(params=TRAIN_PARAMS, build=training_options))

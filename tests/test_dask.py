@@ -26,6 +26,7 @@ from digitocr.writers import json_text
 
 distributed = pytest.importorskip("distributed")
 from digitocr import dask as ddask  # noqa: E402  (after the skip: needs distributed)
+from digitocr import daskworker  # noqa: E402  (where tune_malloc sets _malloc_tuned)
 
 REPO = TESTS.parent
 SAMPLES = REPO / "samples"
@@ -74,7 +75,7 @@ def test_cluster_writes_what_a_local_run_writes(client: Any) -> None:
 
 
 def _malloc_state() -> tuple[str | None, bool]:
-    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), ddask._malloc_tuned
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), daskworker._malloc_tuned
 
 
 def _spare_models() -> list[str]:

@@ -291,3 +291,33 @@ def test_hook_register_writers(hook_plugin: types.ModuleType, font_model: str,
     plugins.unregister_plugin("docs-register_writers")
     assert "text" not in plugins.get_writers()
     plugins.register_plugin(hook_plugin, name="docs-register_writers")  # for the fixture
+
+
+def test_hook_register_training_options(hook_plugin: types.ModuleType, tmp_path: Path,
+                                        mnist_dir: Path) -> None:
+    from digitocr.backends import read_metadata
+
+    plugins.register_plugin(docs_example("register_classifiers"), name="docs-uniform")
+    try:
+        help_text = CliRunner().invoke(cli, ["train", "--help"]).stdout
+        assert help_text.index("--scan") < help_text.index("--smoothing") < help_text.index(
+            "--rotation")
+        r = CliRunner().invoke(cli, ["train", "knn", "--smoothing", "0.2", "--out",
+                                     str(tmp_path / "k")])
+        assert r.exit_code == 2
+        assert "Error: --smoothing only applies to the uniform backend" in r.stderr
+        out = tmp_path / "u"
+        r = CliRunner().invoke(cli, ["train", "uniform", "--data", str(mnist_dir), "--limit",
+                                     "300", "--smoothing", "0.2", "--set", "k=1", "--out",
+                                     str(out)])
+        assert r.exit_code == 0, r.output
+        config = read_metadata(out)["config"]
+        assert (config["smoothing"], config["k"]) == (0.2, 1)
+    finally:
+        plugins.unregister_plugin("docs-uniform")
+    # the plugin unregistered, its option is gone from train
+    plugins.unregister_plugin("docs-register_training_options")
+    try:
+        assert "--smoothing" not in CliRunner().invoke(cli, ["train", "--help"]).stdout
+    finally:
+        plugins.register_plugin(hook_plugin, name="docs-register_training_options")

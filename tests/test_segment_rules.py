@@ -34,7 +34,7 @@ def run(*args: str) -> Result:
 
 
 def test_every_rule_is_a_documented_number() -> None:
-    lines = Path(segment.types.__file__).read_text(encoding="utf-8").splitlines()
+    lines = Path(segment.rules.__file__).read_text(encoding="utf-8").splitlines()
     for f in fields(SegmentRules):
         # numbers, and the one date order (a string of constraints.DATE_ORDERS)
         assert isinstance(getattr(RULES, f.name), (int, float, str)), f.name

@@ -15,8 +15,8 @@ Steps shared by every layout, one module each:
 4. ``layouts``: the built-in layouts put these together; ``cells`` reads one cell cut from a
    scan (a ledger cell, an amount) without its border, rules and neighbours.
 
-``types`` holds the data: crops, segments, fields, ``SegmentOptions`` and ``SegmentRules``
-(every number the steps decide by). A segment can be read in several ways
+``types`` holds the data: crops, segments, fields and ``SegmentOptions``; ``rules`` holds
+``SegmentRules`` (every number the steps decide by). A segment can be read in several ways
 (``Segment.options``); the pipeline scores each with the classifier and keeps the best, so the
 segmenter stays classifier-free.
 
