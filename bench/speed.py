@@ -8,6 +8,9 @@ Three measurements, each ours and Tesseract's on identical files, one after the 
 * forms: ``--pages`` generated A4 forms at 300 dpi (JPEG in, JSON out; ``bench/forms.py``'s set,
   made on first use), read with ``--layout auto``;
 * crops: ``--crops`` ORAND-CAR courtesy-amount crops, read with ``--layout string``;
+* cheques: ``--cheques`` whole IDRBT cheques (the 25 repeated), read with ``--layout cheque``
+  (the amount and date found and read); Tesseract reads each whole cheque with ``--psm 11``
+  (sparse text: it has no cheque layout to find the two fields by);
 * memory: ``--rss-pages`` pages (the forms repeated) through the ``digitocr read`` command; the
   peak resident set of the largest process (main or worker) from ``getrusage``, next to the same
   figure for a run of one tenth the pages: memory is flat when the two agree.
@@ -128,6 +131,12 @@ def tesseract(files: list[str], psm: int) -> dict[str, float]:
             "digits_per_s": round(digits / took, 1)}
 
 
+def cheques(data: str | None, count: int) -> list[str]:
+    folder = Path(data or REPO.parent / "shared" / "data") / "cheques-idrbt" / "images"
+    names = sorted(str(p) for p in folder.glob("*.jpg"))
+    return (names * (count // max(1, len(names)) + 1))[:count]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.environ.get("DIGITOCR_DATA"))
@@ -135,9 +144,10 @@ def main() -> int:
     ap.add_argument("--pages", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--crops", type=int, default=400)
+    ap.add_argument("--cheques", type=int, default=100)
     ap.add_argument("--rss-pages", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=None, help="default: one per core")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["forms", "crops", "rss"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["forms", "crops", "cheques", "rss"])
     args = ap.parse_args()
     report: dict[str, object] = {"cores": cores(), "model": args.model,
                                  "workers": args.workers or cores()}
@@ -155,6 +165,8 @@ def main() -> int:
         report["forms"] = compare(forms(args.data, args.pages, args.seed), "auto", 6)
     if "crops" not in args.skip:
         report["crops"] = compare(crops(args.data, args.crops), "string", 7)
+    if "cheques" not in args.skip:
+        report["cheques"] = compare(cheques(args.data, args.cheques), "cheque", 11)
     if "rss" not in args.skip:
         small = ours_cli(forms(args.data, max(1, args.rss_pages // 10), args.seed), "auto",
                          args.model, args.workers)

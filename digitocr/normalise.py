@@ -41,7 +41,8 @@ def to_gray(img: np.ndarray) -> np.ndarray:
 def dark_ink_gray(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """Gray float image with ink darker than paper (``auto``: a dark page is turned over)."""
     gray = to_gray(image)
-    if polarity == "bright" or (polarity == "auto" and float(np.median(gray)) < 110.0):
+    # every 4th pixel each way is plenty to tell a dark page, at a 16th of a page's median
+    if polarity == "bright" or (polarity == "auto" and float(np.median(gray[::4, ::4])) < 110.0):
         return 255.0 - gray
     if polarity not in ("auto", "dark", "bright"):
         raise ValueError(f"polarity must be auto, dark or bright, not {polarity!r}")
