@@ -6,7 +6,8 @@
 Each page is a ruled table like an election tally form: a printed row number, a printed name,
 then ``COLUMNS`` numbers, each written into a three-cell comb whose dividers are printed
 faint and thin; some cells are crossed out with an ``X`` (nothing is right there but a flag
-or no digits), some left blank. Handwriting is MNIST *test* digits
+or no digits), some left blank, some numbers written small across the comb, ignoring its
+cells (``IGNORED``). Handwriting is MNIST *test* digits
 (``samples/make_samples.py``'s pen, skew, light and noise), printed at ``--dpi`` (75-150 is
 what such forms are scanned at). Read with the defaults (``--model auto``, ``--layout auto``);
 each truth comb is matched to the field over it. Printed: combs found, exact, wrong among the
@@ -38,6 +39,8 @@ COLUMNS = 4
 #: share of number cells crossed out, and left blank
 CROSSED = 0.1
 BLANK = 0.05
+#: share of numbers written small across the comb from its left, ignoring its cells
+IGNORED = 0.06
 
 
 def make_page(digits: Any, rng: np.random.Generator, dpi: int) -> tuple[np.ndarray, list[dict]]:
@@ -89,6 +92,12 @@ def make_page(digits: Any, rng: np.random.Generator, dpi: int) -> tuple[np.ndarr
                 continue
             n = int(rng.integers(1, 4))
             s = str(int(rng.integers(10 ** (n - 1) if n > 1 else 0, 10**n)))
+            if rng.random() < IGNORED:  # small, left to right across the cells
+                s = str(int(rng.integers(10, 1000)))
+                write_string(img, digits, rng, s, cx + mm(1.5, dpi), y + row_h // 2,
+                             int(row_h * 0.45), pen, cx + 3 * cell_w - mm(1, dpi))
+                truth.append({"kind": "number", "bbox": box, "text": s})
+                continue
             height = int(row_h * 0.7)
             start = cx + (3 - len(s)) * cell_w + mm(1.5, dpi)  # right-aligned, one a cell
             for i, ch in enumerate(s):

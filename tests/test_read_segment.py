@@ -341,3 +341,24 @@ def test_a_column_of_ones_is_no_divider() -> None:
     kept, split = even_dividers(cell, spans, RULES)
     assert kept == [(159, 162), (219, 222)]
     assert split is not None and len(split) == 3
+
+
+def test_a_number_written_small_across_a_light_comb_is_read_as_a_string() -> None:
+    img = np.full((300, 700), 255, np.uint8)
+    cv2.rectangle(img, (100, 100), (400, 200), 0, 3)
+    for x in (200, 300):  # thin grey dashed dividers
+        for y in range(104, 197, 9):
+            cv2.line(img, (x, y), (x, min(196, y + 6)), 120, 1)
+    put(img, "318", 140, 125, gap=4, scale=2.2, thick=5)  # across the first divider
+    (f,) = segment_boxes(img, OPTS)
+    assert (f.kind, len(f.segments)) == ("box", 3)
+    # written a digit a cell, the same comb is a comb
+    img2 = np.full((300, 700), 255, np.uint8)
+    cv2.rectangle(img2, (100, 100), (400, 200), 0, 3)
+    for x in (200, 300):
+        for y in range(104, 197, 9):
+            cv2.line(img2, (x, y), (x, min(196, y + 6)), 120, 1)
+    for i, ch in enumerate("318"):
+        put(img2, ch, 130 + 100 * i, 125, scale=2.2, thick=5)
+    (f,) = segment_boxes(img2, OPTS)
+    assert (f.kind, len(f.segments)) == ("comb", 3)

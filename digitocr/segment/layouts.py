@@ -122,6 +122,7 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
     # where they cut it into even cells, they are taken out and the box read as a comb
     splits: dict[BBox, list[BBox]] = {}
     lined: set[BBox] = set()
+    across: set[BBox] = set()  # combs whose writing ignores their cells
     clean = remove_rules(p.mask, rules, segment_rules=r)
     voted = column_dividers(p.ink, [g[0] for g in groups if len(g) == 1], rules.thickness, r)
     for g in groups:
@@ -140,9 +141,17 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
                 lined.add(g[0])
             continue  # lines that make no comb may be strokes (a tall 1): they stay
         splits[g[0]] = split
+        if straddles(clean, g[0], split, r):
+            across.add(g[0])
         _, y, _, h = g[0]
         for a, b in spans:
-            clean[y : y + h, max(0, a - 1) : b + 1] = 0
+            band = clean[y : y + h, max(0, a - 1) : b + 1]
+            if g[0] in across:  # where a stroke runs through the divider, the line stays
+                side = clean[y : y + h, max(0, a - 2)] | clean[y : y + h, min(
+                    clean.shape[1] - 1, b + 1)]
+                band[side == 0] = 0
+            else:
+                band[:] = 0
     cc = Components(clean, p.ink, rules=r)
     comb_cc = cc
     if any(len(g) > 1 for g in groups):
@@ -159,6 +168,10 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
                 comps = cc.inside(group[0], min_area)
                 fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box",
                                          lines=group[0] in lined))
+                continue
+            if group[0] in across:  # written across the comb: read as one string
+                comps = cc.inside(group[0], min_area)
+                fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
                 continue
             group, cells_cc = split, cc
         segs: list[Segment] = []
@@ -177,6 +190,24 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
         fields.append(FieldCrops(bbox, segs, kind="comb"))
     mark_printed(place_in_tables(fields, rules.thickness, r), r)
     return fields
+
+
+def straddles(mask: np.ndarray, box: BBox, cells: list[BBox], r: SegmentRules) -> bool:
+    """Whether the writing in ``box`` (``mask``: rules out, a light comb's dividers still in)
+    ignores the comb's ``cells``: a component at least ``comb_speck`` of the box's height
+    tall reaches ``straddle`` of its width past a cut between two cells on each side (a number
+    written small across the comb; a divider it touches is part of it)."""
+    x, y, w, h = box
+    sub = np.ascontiguousarray(mask[y : y + h, x : x + w], dtype=np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    cuts = [c[0] - x for c in cells[1:]]
+    for cx, _, cw, ch, _ in stats[1:n]:
+        if ch < r.comb_speck * h:
+            continue
+        reach = r.straddle * cw
+        if any(cx + reach < cut < cx + cw - reach for cut in cuts):
+            return True
+    return False
 
 
 def comb_split(cell: BBox, spans: list[tuple[int, int]], r: SegmentRules) -> list[BBox] | None:

@@ -195,8 +195,15 @@ def merge_faint_walls(cells: list[BBox], ink: np.ndarray, thickness: int, *,
         region = ink[y0:y1, max(0, x0) : x1]
         return float(np.median(region.max(axis=1))) if region.size else 0.0
 
+    # rows first (tops within ``gap``: a px of skew apart), then left to right in each
+    rows: list[list[BBox]] = []
+    for c in sorted(cells, key=lambda c: c[1]):
+        if rows and c[1] - rows[-1][0][1] <= gap:
+            rows[-1].append(c)
+        else:
+            rows.append([c])
     out: list[BBox] = []
-    for c in sorted(cells, key=lambda c: (c[1], c[0])):
+    for c in (c for row in rows for c in sorted(row, key=lambda c: c[0])):
         if out:
             lx, ly, lw, lh = last = out[-1]
             x, y, w, h = c

@@ -126,6 +126,10 @@ class SegmentRules:
     #: ... in a narrow ridge: the column a rule's thickness + 2 px off it, on either side, at
     #: most this share as dark
     column_ridge: float = 0.25
+    #: fraction of a component's width: a component that reaches this far past a cut
+    #: between a light comb's cells on both sides ignores the comb (a number written small
+    #: across it), and the box is read as one string
+    straddle: float = 0.3
     #: fraction of a comb cell's width and height: ink smaller in both is a speck, not a digit
     comb_speck: float = 0.35
     # -- glyph crops
