@@ -11,7 +11,8 @@ Sets (each optional: a missing folder is skipped):
 - ``orand``: ORAND-CAR-A amounts, the fixed test split of ``bench/orand.py``, with
   ``--layout string`` as the README shows.
 - ``cheques``: whole IDRBT cheques with ``--layout cheque``; the ``amount`` and ``date`` fields
-  are matched to the truth boxes by overlap (found = a field over the box).
+  are matched to the truth boxes by overlap (found = a field over the box); the amount's
+  ``value`` is scored against its digits as ``"N.00"`` (found: a value was given).
 
 For each set: ``found`` (a field with ink was returned), ``exact`` (text equals truth),
 ``flagged`` (needs review), ``unflagged_wrong`` (wrong among fields *not* flagged: what an ETL
@@ -126,6 +127,8 @@ def cheques(data: Path, args: argparse.Namespace) -> list[Trust]:
     truth = truth[: args.limit] if args.limit else truth
     out = {"amount": Trust("cheques-idrbt amount (--layout cheque)"),
            "date": Trust("cheques-idrbt date (--layout cheque)")}
+    # the amount's value: its digits as rupees and paise ("found" here: a value was given)
+    value = Trust("cheques-idrbt amount value (--layout cheque)")
     paths = [str(folder / c["image"]) for c in truth]
     for c, page in zip(truth, _read(paths, args, layout="cheque"), strict=True):
         for tf in c["fields"]:
@@ -140,7 +143,11 @@ def cheques(data: Path, args: argparse.Namespace) -> list[Trust]:
             out[tf["name"]].add(f"{c['image']}:{tf['name']}", tf["text"],
                                 best.text if best else None,
                                 bool(best is None or best.needs_review))
-    return list(out.values())
+            if tf["name"] == "amount":
+                value.add(f"{c['image']}:value", f"{int(tf['text'])}.00",
+                          best.value if best else None,
+                          bool(best is None or best.needs_review))
+    return [*out.values(), value]
 
 
 def main() -> int:

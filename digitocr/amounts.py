@@ -11,6 +11,7 @@ after it), the value is None and the field needs review.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 #: marks that end an amount ("only"): dropped from the end
@@ -62,7 +63,10 @@ def amount_value(tokens: Sequence[str]) -> str | None:
             marks = marks[:-1]
         elif len(groups[-1]) != 3:
             return None  # "12.5", "1,2500": not a convention
-    if len(set(marks)) > 1 or not _grouped(whole):
+    # the grouping marks (the decimal one taken off) are of one kind where there are
+    # decimals, so that the decimal mark is told apart; without decimals every mark groups,
+    # and a dot read for a comma (its tail lost: "22,23.000") still does
+    if (len(set(marks)) > 1 and len(whole) < len(groups)) or not _grouped(whole):
         return None
     if cents_fraction is not None:
         if cents != "00":
@@ -82,3 +86,28 @@ def _grouped(groups: list[str]) -> bool:
     thousands = all(len(g) == 3 for g in rest)
     lakhs = all(len(g) == 2 for g in rest[:-1]) and len(first) <= 2
     return thousands or lakhs
+
+
+#: more marks than this between an amount's digits are not sorted out (2**N readings)
+MAX_MARKS = 8
+
+
+def agreed_value(tokens: Sequence[str]) -> str | None:
+    """``amount_value`` of ``tokens`` when the marks a segmenter saw may hold strays (a piece
+    of a joined zero read as a dot): the reading with every mark when there is one; else,
+    with the fewest marks left out that give a reading, the whole-units value those give,
+    unless one of them has decimals (a decimal mark that only a stray's removal makes would
+    be a guess, and a hundredfold error when wrong): then None. ``22.35000`` (the second comma
+    of ``22,35,000`` missed) is 2235000.00; ``85.30`` stays 85.30; ``8,5.30`` has none."""
+    toks = [t for t in tokens if t]
+    full = amount_value(toks)
+    at = [i for i, t in enumerate(toks) if not t.isdigit()]
+    if full is not None or len(at) > MAX_MARKS:
+        return full
+    for out in range(1, len(at) + 1):
+        values = {v for drop in itertools.combinations(at, out)
+                  if (v := amount_value([t for i, t in enumerate(toks) if i not in drop]))}
+        if values:
+            whole = {v for v in values if v.endswith(".00")}
+            return whole.pop() if whole == values and len(whole) == 1 else None
+    return None

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .amounts import amount_value
+from .amounts import agreed_value
 from .backends import Classifier, FitResult, Progress, StringReader, load_model, load_string_reader
 from .errors import ModelError
-from .results import Field, review_reasons
+from .results import Field, Glyph, review_reasons
 from .strings import StringReading
 
 if TYPE_CHECKING:
@@ -128,15 +128,31 @@ def _field_box(f: FieldCrops) -> tuple[int, int, int, int] | None:
     return None
 
 
-def string_amount_value(check: Field, digits: str) -> str | None:
+def string_amount_value(check: Field, digits: str, read: Field | None = None) -> str | None:
     """An amount's value from the string reader's ``digits`` placed into the separators the
-    per-digit ``check`` saw; None when the two do not see the same number of digits (the
-    separators' places would be a guess, and a misplaced decimal mark costs a hundredfold)."""
+    per-digit ``check`` saw, where every choice of them agrees (``amounts.agreed_value``: some
+    may be strays). When the two see as many digits, the marks go where the check has them;
+    else, given the string reader's field ``read`` (its digits' spans on the page), each
+    mark goes between the digits either side of its centre. None when neither places them (a
+    misplaced decimal mark costs a hundredfold)."""
     tokens = [g.label for g in check.glyphs]
-    if not digits.isdigit() or sum(t.isdigit() for t in tokens) != len(digits):
+    if not digits.isdigit():
         return None
-    it = iter(digits)
-    return amount_value([next(it) if t.isdigit() else t for t in tokens])
+    if sum(t.isdigit() for t in tokens) == len(digits):
+        it = iter(digits)
+        return agreed_value([next(it) if t.isdigit() else t for t in tokens])
+    if read is None or len(read.glyphs) != len(digits) or not digits:
+        return None
+
+    def centre(g: Glyph) -> float:
+        return g.bbox[0] + g.bbox[2] / 2.0
+
+    marks = [(centre(g), g.label) for g in check.glyphs if g.kind == "separator"]
+    placed = sorted([*((centre(g), d) for g, d in zip(read.glyphs, digits, strict=True)),
+                     *marks], key=lambda t: t[0])
+    # the check's marks come from another segmentation than these digits: some may be
+    # strays, so only a value that every choice of them agrees on is given
+    return agreed_value([t for _, t in placed])
 
 
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
@@ -165,7 +181,8 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
         field = field_from_reading(check.index, found[i].bbox, found[i].name,
                                    StringReading(r.text, conf, r.chars), opts.min_confidence,
                                    glyph_box=box)
-        value = string_amount_value(check, r.text) if found[i].name == AMOUNT else None
+        value = (string_amount_value(check, r.text, field) if found[i].name == AMOUNT
+                 else None)
         review = review_reasons(conf, field.text, opts.min_confidence,
                                 amount=found[i].name == AMOUNT, value=value, agree=agree,
                                 cell=True)
