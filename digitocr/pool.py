@@ -112,6 +112,7 @@ def _init_worker(model: str | Reader, opts: ReadOptions, threads: int = 0,
 
 
 def _work(paths: list[str]) -> list[PageResult]:
+    """One chunk's pages, read in this worker with the model ``_init_worker`` loaded."""
     assert _worker_model is not None and _worker_opts is not None
     return list(read_files(paths, _worker_model, _worker_opts))
 
