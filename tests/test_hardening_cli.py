@@ -244,7 +244,7 @@ def test_workers_capped_at_files_and_warned_above_cores(
         font_model: str, files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    from digitocr import pipeline
+    from digitocr import pipeline, pool
 
     started: list[int] = []
 
@@ -253,8 +253,10 @@ def test_workers_capped_at_files_and_warned_above_cores(
             started.append(max_workers)
             super().__init__(max_workers, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", Pool)
+    # the CLI's warning asks pipeline, the pool's threads per worker ask pool
     monkeypatch.setattr(pipeline, "default_workers", lambda: 2)
+    monkeypatch.setattr(pool, "default_workers", lambda: 2)
     r = run(str(files), "--model", font_model, "--layout", "string", "--workers", "64")
     assert r.exit_code == 0, r.output
     assert started == [2]  # two files: two workers, not 64

@@ -168,17 +168,17 @@ def test_timeout_per_file_stops_a_slow_file(font_model: str, tmp_path: Path,
 
     from click.testing import CliRunner
 
-    from digitocr import pipeline
+    from digitocr import readpages
     from digitocr.cli import cli
 
-    real = pipeline.find_fields
+    real = readpages.find_fields
 
-    def slow(image: object, opts: pipeline.ReadOptions) -> object:
+    def slow(image: object, opts: readpages.ReadOptions) -> object:
         if image.shape[1] == 262:  # type: ignore[attr-defined]  # the "407" image only
             time.sleep(30)
         return real(image, opts)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "find_fields", slow)
+    monkeypatch.setattr(readpages, "find_fields", slow)
     save_png(string_image("407"), tmp_path / "a.png")
     save_png(string_image("58"), tmp_path / "b.png")
     t0 = time.monotonic()

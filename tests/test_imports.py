@@ -1,6 +1,7 @@
 """No import cycle among digitocr's modules: every import counts (module level, inside
 functions, under ``TYPE_CHECKING``), relative ones resolved, since a deferred import only hides
-a cycle from the interpreter, not from the reader."""
+a cycle from the interpreter, not from the reader. And no module over ``MAX_MODULE_LINES``
+lines (issue #15): a module that grows past it is split by job, as pipeline.py was."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 
 PACKAGE = "digitocr"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+
+#: the most lines a module in digitocr/ (any depth) or plugins/ may have
+MAX_MODULE_LINES = 450
 
 #: cycles known and not yet broken, each as its sorted module names, with why (none today)
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
@@ -104,3 +108,27 @@ def test_no_import_cycle() -> None:
     assert not new, "import cycles among digitocr's modules: " + "; ".join(
         " <-> ".join(c) for c in new)
     assert not KNOWN_CYCLES - found, "a known cycle is gone: drop it from KNOWN_CYCLES"
+
+
+def long_modules(base: Path, folders: list[str], limit: int) -> list[str]:
+    """``folder/module.py: N lines`` for every module under ``base``'s ``folders`` (any depth)
+    longer than ``limit`` lines."""
+    out = []
+    for folder in folders:
+        for path in sorted((base / folder).rglob("*.py")):
+            n = len(path.read_text(encoding="utf-8").splitlines())
+            if n > limit:
+                out.append(f"{path.relative_to(base).as_posix()}: {n} lines")
+    return out
+
+
+def test_the_line_count_names_long_modules(tmp_path: Path) -> None:
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "long.py").write_text("x = 1\n" * 4, encoding="utf-8")
+    (tmp_path / "pkg" / "short.py").write_text("x = 1\n" * 3, encoding="utf-8")
+    assert long_modules(tmp_path, ["pkg"], 3) == ["pkg/sub/long.py: 4 lines"]
+
+
+def test_no_module_is_too_long() -> None:
+    long = long_modules(ROOT.parent, [PACKAGE, "plugins"], MAX_MODULE_LINES)
+    assert not long, f"over {MAX_MODULE_LINES} lines, split by job: " + "; ".join(long)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 from read_helpers import font_model, save_png, string_image
 
-from digitocr import pipeline
+from digitocr import pipeline, pool, readpages
 from digitocr.cli import cli
 from digitocr.io import load_pages
 from digitocr.pipeline import read
@@ -119,14 +119,14 @@ def test_batches_across_files_give_the_same_pages(font_model: str, tmp_path: Pat
         return original(x)
 
     monkeypatch.setattr(clf, "predict_proba", counting)
-    monkeypatch.setattr(pipeline, "BATCH_PAGES", 3)
+    monkeypatch.setattr(readpages, "BATCH_PAGES", 3)
     done: list[str] = []
     batched = [p.to_dict() for p in read(names, clf, "string",
                                           progress=lambda i, n, path: done.append(path))]
     assert len(calls) == 3  # 8 pages in batches of 3, not 8 calls
     assert done == [str(n) for n in names]
     calls.clear()
-    monkeypatch.setattr(pipeline, "BATCH_PAGES", 1)
+    monkeypatch.setattr(readpages, "BATCH_PAGES", 1)
     single = [p.to_dict() for p in read(names, clf, "string")]
     assert len(calls) == 8
     assert batched == single
@@ -147,7 +147,7 @@ def test_default_workers_read_small_batches_in_process(font_model: str, tmp_path
     def no_pool(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a pool was started for a small batch")
 
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", no_pool)
     names = _files(tmp_path, ["12", "3"])
     pages = list(read(names, font_model, "string", workers=None))
     assert [p.fields[0].text for p in pages] == ["12", "3"]

@@ -1,0 +1,254 @@
+"""Reading pages in this process: one decoded page (``read_page``), an in-memory image
+(``read_image``), one file (``read_file``), and a run of files whose pages' crops are classified
+in batches (``read_files``). A file or page that cannot be read becomes an error record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import orientation
+from .annotate import annotate
+from .backends import Classifier, Reader, StringReader, load_reader
+from .combined import AutoReader
+from .combined import read_fields as read_combined
+from .errors import DigitOCRError, InputError
+from .fields import ReadOptions, classify_fields, classify_pages, find_fields
+from .io import FileTimeout, Page, deadline, load_bytes, load_pages
+from .register import Registration
+from .results import Field, PageResult
+from .segment import FieldCrops
+from .templates import align, finish, unregistered
+
+#: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
+#: timeout, which also kills pdftoppm, gets to fire first
+TIMEOUT_GRACE = 2.0
+
+
+def resolve_classifier(model: str | Path | Reader) -> Reader:
+    """A Classifier or StringReader from a model name, a model directory, or an instance."""
+    return model if isinstance(model, (Classifier, StringReader)) else load_reader(str(model))
+
+
+# ------------------------------------------------------------------ one page
+
+
+def _upright(page: Page, opts: ReadOptions) -> tuple[np.ndarray, orientation.Estimate]:
+    """The page's image to read (turned upright when it was found turned) and the estimate."""
+    est = orientation.estimate(page.image) if opts.orientation else orientation.UPRIGHT
+    image = orientation.upright(page.image, est.angle) if orientation.should_turn(est) else (
+        page.image)
+    return image, est
+
+
+def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
+    """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+    image, est = _upright(page, opts)
+    image, reg = align(image, opts.template)  # onto the template's reference page, if it has one
+    if reg is not None and not reg.ok:
+        return unregistered(page.file, page.page, page.width, page.height, reg)
+    if isinstance(classifier, AutoReader):
+        fields = read_combined(image, classifier, opts)
+    elif isinstance(classifier, StringReader):
+        from .strings import read_fields
+
+        fields = read_fields(image, classifier, opts)
+    else:
+        fields = classify_fields(find_fields(image, opts), classifier, opts)
+    result = orientation.restore(finish(
+        PageResult(page.file, page.page, page.width, page.height, fields), opts.template, reg,
+        opts.min_confidence), est)
+    if opts.annotate is not None:
+        annotate(page, result, opts.annotate, opts.annotate_root, opts.min_confidence,
+                 opts.explain)
+    return result
+
+
+def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None = None,
+               name: str = "<array>") -> PageResult:
+    """Read one in-memory image (uint8/uint16/float gray or RGB)."""
+    from PIL import Image
+
+    from .io import pil_to_array
+
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = pil_to_array(Image.fromarray(arr))
+    return read_page(Page(name, 1, arr), classifier, opts or ReadOptions())
+
+
+def _pages(path: str, opts: ReadOptions, data: bytes | None = None
+           ) -> Iterator[Page | PageResult]:
+    """Decode the pages of one file (or of ``data``, its bytes, named ``path``), one at a time;
+    what cannot be decoded is an error record."""
+    kw: dict[str, Any] = {"dpi": opts.dpi, "max_pixels": opts.max_pixels, "gray": opts.gray,
+          "timeout": opts.timeout}
+    pages = load_pages(path, **kw) if data is None else load_bytes(data, path, **kw)
+    n = 0
+    name = "<stdin>" if path == "-" and data is None else path
+    start = time.monotonic()
+    while True:
+        try:
+            # the file's whole budget, less what its earlier pages took; a little grace so
+            # that pdf2image's own timeout (which kills pdftoppm) fires first
+            left = opts.timeout - (time.monotonic() - start) if opts.timeout else None
+            with deadline(None if left is None else max(left, 0.0) + TIMEOUT_GRACE, name):
+                page = next(pages)
+        except StopIteration:
+            return
+        except InputError as exc:
+            yield PageResult(name, n + 1 if n else 0, error=str(exc))
+            return
+        except Exception as exc:  # a decoder bug must not stop a batch of 10,000 files
+            yield PageResult(name, n + 1 if n else 0, error=f"{name}: cannot decode ({exc!r})")
+            return
+        n += 1
+        yield page
+
+
+def _page_failed(page: Page, exc: Exception) -> PageResult:
+    return PageResult(page.file, page.page, page.width, page.height,
+                      error=f"{page.file}: page {page.page} failed ({exc!r})")
+
+
+def read_file(path: str, classifier: Reader, opts: ReadOptions, data: bytes | None = None
+              ) -> Iterator[PageResult]:
+    """Every page of one file (or of ``data``, its bytes in memory, named ``path``); a file or
+    page that cannot be read becomes an error record."""
+    for page in _pages(path, opts, data):
+        if isinstance(page, PageResult):
+            yield page
+            continue
+        try:
+            with deadline(opts.timeout, page.file):
+                result = read_page(page, classifier, opts)
+        except FileTimeout as exc:  # the file's time is up: its later pages are not read
+            yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
+            return
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            yield _page_failed(page, exc)
+            continue
+        yield result  # outside the deadline: the caller's time is not this file's
+
+
+# ------------------------------------------------------------------ batches of pages
+
+#: pages whose crops go to the classifier together: one inference call for many small files
+#: (amount crops) instead of one each; bounded so that memory stays flat on any batch size
+BATCH_PAGES = 32
+BATCH_CROPS = 512
+
+
+@dataclass
+class _Segmented:
+    """A page segmented and waiting for its batch's classification (no page pixels kept)."""
+
+    file: str
+    page: int
+    width: int
+    height: int
+    fields: list[FieldCrops]
+    image: np.ndarray | None = None  # kept only for --annotate
+    turn: orientation.Estimate = orientation.UPRIGHT
+    reg: Registration | None = None  # how the page registered to the template
+
+
+def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
+    """Decode and segment every page of one file; what cannot be read becomes an error record."""
+    for page in _pages(path, opts):
+        if isinstance(page, PageResult):
+            yield page
+            continue
+        try:
+            with deadline(opts.timeout, page.file):
+                image, est = _upright(page, opts)
+                image, reg = align(image, opts.template)
+                fields = find_fields(image, opts) if reg is None or reg.ok else []
+        except FileTimeout as exc:  # the file's time is up: its later pages are not read
+            yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
+            return
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            yield _page_failed(page, exc)
+            continue
+        if reg is not None and not reg.ok:
+            yield unregistered(page.file, page.page, page.width, page.height, reg)
+            continue
+        keep = page.image if opts.annotate is not None else None
+        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep, est, reg)
+
+
+def _crop_count(fields: list[FieldCrops]) -> int:
+    return sum(len(opt) for f in fields for s in f.segments for opt in s.options)
+
+
+def read_files(paths: Iterable[str], classifier: Reader, opts: ReadOptions,
+               done: Callable[[str], None] | None = None
+               ) -> Generator[PageResult, None, None]:
+    """Every page of every file, in order; the crops of up to ``BATCH_PAGES`` pages (and about
+    ``BATCH_CROPS`` crops) are classified in one call. ``done(path)`` follows each file."""
+    if not isinstance(classifier, Classifier):  # a whole-field reader: page by page
+        for path in paths:
+            yield from read_file(path, classifier, opts)
+            if done:
+                done(path)
+        return
+    held: list[PageResult | _Segmented | str] = []
+    pages = crops = 0
+    for path in paths:
+        for item in _segment_file(path, opts):
+            held.append(item)
+            if isinstance(item, _Segmented):
+                pages += 1
+                crops += _crop_count(item.fields)
+                if pages >= BATCH_PAGES or crops >= BATCH_CROPS:
+                    yield from _flush(held, classifier, opts, done)
+                    held, pages, crops = [], 0, 0
+        held.append(path)  # the file is complete once everything before this is out
+    yield from _flush(held, classifier, opts, done)
+
+
+def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
+           opts: ReadOptions, done: Callable[[str], None] | None) -> Iterator[PageResult]:
+    segs = [it for it in held if isinstance(it, _Segmented)]
+    results: list[list[Field]] | None = None
+    if segs:
+        try:
+            results = classify_pages([it.fields for it in segs], classifier, opts)
+        except DigitOCRError:
+            raise
+        except Exception:
+            results = None  # page by page below, so that the error lands on its own page
+    k = 0
+    for it in held:
+        if isinstance(it, str):
+            if done:
+                done(it)
+            continue
+        if isinstance(it, PageResult):
+            yield it
+            continue
+        try:
+            fields = results[k] if results is not None else classify_fields(
+                it.fields, classifier, opts)
+            result = orientation.restore(finish(
+                PageResult(it.file, it.page, it.width, it.height, fields), opts.template, it.reg,
+                opts.min_confidence), it.turn)
+            if opts.annotate is not None and it.image is not None:
+                annotate(Page(it.file, it.page, it.image), result, opts.annotate,
+                         opts.annotate_root, opts.min_confidence, opts.explain)
+        except DigitOCRError:
+            raise
+        except Exception as exc:
+            result = PageResult(it.file, it.page, it.width, it.height,
+                                error=f"{it.file}: page {it.page} failed ({exc!r})")
+        k += 1
+        yield result
