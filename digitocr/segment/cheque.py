@@ -100,7 +100,7 @@ def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions) -> Fiel
 def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     """A whole cheque: its ``date`` comb and its ``amount`` box (either may be missing)."""
     r = opts.rules
-    p = prepare(image, opts)
+    p = prepare(image, opts, max_side=r.cheque_analysis_side)
     found = find_rules(p.mask, r)
     out: list[FieldCrops] = []
     boxes = boxed_fields(p, found) if found.cells else []

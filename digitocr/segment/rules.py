@@ -311,6 +311,10 @@ class SegmentRules:
     cheque_bridge: float = 0.002
     #: fraction of the box's height: the amount box is read this far inside its walls
     cheque_inset: float = 0.04
+    #: px: a whole cheque is analysed (rules, boxes, the date comb's digits) at about this
+    #: many pixels on its short side (shrunk when it is over ``shrink_over`` times that): its
+    #: rules and a date's digits stay 25+ px, and the amount box is cut from the page as given
+    cheque_analysis_side: int = 780
     #: the order a cheque's date comb is written in (CTS-2010 and most of the world; a US
     #: cheque's is ``MMDDYYYY``): its reading must be a date in this order, given as ISO
     cheque_date_order: str = "DDMMYYYY"
