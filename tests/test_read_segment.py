@@ -362,3 +362,19 @@ def test_a_number_written_small_across_a_light_comb_is_read_as_a_string() -> Non
         put(img2, ch, 130 + 100 * i, 125, scale=2.2, thick=5)
     (f,) = segment_boxes(img2, OPTS)
     assert (f.kind, len(f.segments)) == ("comb", 3)
+
+
+def test_a_combs_heavy_frame_does_not_make_its_dividers_faint() -> None:
+    # a date comb: heavy frame, light dividers, the first divider lost to the scan (its first
+    # cell three wide): its dividers are its walls all the same, judged against each other
+    from digitocr.segment import find_rules, prepare
+    from digitocr.segment.lines import merge_faint_walls
+
+    img = np.full((200, 600), 255, np.uint8)
+    cv2.rectangle(img, (100, 60), (420, 120), 0, 5)
+    for x in (220, 260, 300, 340, 380):
+        cv2.line(img, (x, 60), (x, 120), 170, 2)
+    p = prepare(img, OPTS)
+    found = find_rules(p.mask, RULES)
+    assert len(found.cells) == 6
+    assert merge_faint_walls(found.cells, p.ink, found.thickness) == sorted(found.cells)

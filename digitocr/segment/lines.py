@@ -184,7 +184,8 @@ def group_cells(cells: list[BBox], thickness: int, *,
 def merge_faint_walls(cells: list[BBox], ink: np.ndarray, thickness: int, *,
                       segment_rules: SegmentRules = RULES) -> list[BBox]:
     """Cells of a row joined across a wall printed ``wall_faint`` times fainter than the
-    row's walls on either side of the pair (``ink``: the ink map), where one of them is wider
+    fainter of the walls on either side of the pair (``ink``: the ink map; a comb's heavy
+    frame against its light dividers is no reason), where one of them is wider
     than a comb's cell (``comb_cell_aspect``): such a wall is a comb's light divider that
     rule finding took for a wall, and the box it cuts is one field."""
     r = segment_rules
@@ -214,7 +215,7 @@ def merge_faint_walls(cells: list[BBox], ink: np.ndarray, thickness: int, *,
                     and 0 <= x - (lx + lw) <= gap):
                 y0, y1 = max(ly, y) + h // 10, min(ly + lh, y + h) - h // 10
                 inner = wall(lx + lw - 2, x + 2, y0, y1)
-                outer = max(wall(lx - 2, lx + 2, y0, y1), wall(x + w - 2, x + w + 2, y0, y1))
+                outer = min(wall(lx - 2, lx + 2, y0, y1), wall(x + w - 2, x + w + 2, y0, y1))
                 if inner < r.wall_faint * outer:
                     out[-1] = group_box([last, c])
                     continue

@@ -107,9 +107,9 @@ class SegmentRules:
     #: cells: a cell between dividers this many pitches wide at most is cut into that many
     #: (dividers the scan lost); wider, the box is no comb
     divider_missing: int = 3
-    #: a wall between two cells of a row printed this much fainter than the row's walls on
-    #: either side of the pair is a comb's divider, not a wall: the two are one box (a table
-    #: whose rules are dark and whose combs are printed light)
+    #: a wall between two cells of a row printed this much fainter than the fainter of the
+    #: walls on either side of the pair is a comb's divider, not a wall: the two are one box
+    #: (a table whose rules are dark and whose combs are printed light)
     wall_faint: float = 0.7
     #: a table column is printed when its writing's heights and bottoms spread (standard
     #: deviation) at most this share of its height, or ``printed_px`` where that is more
