@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -39,6 +40,16 @@ SYNTHETIC = 12000
 SYNTHETIC_VAL = 300
 #: the endings appended to real crops, drawn with these weights
 ENDINGS = ("/-", "/-", "/-", "/-", "/=", "/", "/-/", "-", "=")
+
+
+def write_synthetic(synth: Any, rng: np.random.Generator, stem: Path, count: int,
+                    rows: list[tuple[str, str]]) -> None:
+    """``count`` of ``synth``'s amounts written as ``STEM-NNNNN.png``, each a row of ``rows``."""
+    for i in range(count):
+        crop, text = synth.sample(rng)
+        dest = stem.with_name(f"{stem.name}-{i:05d}.png")
+        cv2.imwrite(str(dest), crop)
+        rows.append((str(dest), text))
 
 
 def main() -> int:
@@ -70,11 +81,8 @@ def main() -> int:
         x = np.concatenate([d.x for d in digits])
         y = np.concatenate([d.y for d in digits])
         synth = StringSynth(x, y, background_bank(crops[:300]), config=CHEQUE_AMOUNTS)
-        for i in range(SYNTHETIC if name == "train" else SYNTHETIC_VAL):
-            crop, text = synth.sample(rng)
-            dest = img / f"{name}-synth-{i:05d}.png"
-            cv2.imwrite(str(dest), crop)
-            rows.append((str(dest), text))
+        write_synthetic(synth, rng, img / f"{name}-synth",
+                        SYNTHETIC if name == "train" else SYNTHETIC_VAL, rows)
     write_sets(out, sets)
     return 0
 

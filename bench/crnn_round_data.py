@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crnn_amount_data import ENDINGS
+from crnn_amount_data import ENDINGS, write_synthetic
 from crnn_mix_data import ORAND_VALIDATION, mix_rows, write_sets
 
 DANISH = 6000
@@ -74,11 +74,8 @@ def main() -> int:
                 cv2.imwrite(str(dest), append_ending(gray, rng, str(rng.choice(ENDINGS))))
                 rows.append((str(dest), text))
         synth = StringSynth(x, y, background_bank(crops[:300]), config=CHEQUE_AMOUNTS)
-        for i in range(SYNTHETIC if name == "train" else SYNTHETIC_VAL):
-            crop, text = synth.sample(rng)
-            dest = img / f"{name}-synth-{i:05d}.png"
-            cv2.imwrite(str(dest), crop)
-            rows.append((str(dest), text))
+        write_synthetic(synth, rng, img / f"{name}-synth",
+                        SYNTHETIC if name == "train" else SYNTHETIC_VAL, rows)
         sets[name] = rows
     write_sets(out, sets)
     return 0
