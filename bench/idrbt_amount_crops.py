@@ -1,13 +1,16 @@
 #!/usr/bin/env python
 """The IDRBT amounts as the reader sees them, for leave-one-bank-out fine-tuning of the crnn.
 
-    DIGITOCR_DATA=../shared/data python bench/idrbt_amount_crops.py OUT [--hold-out PREFIX]
+    DIGITOCR_DATA=../shared/data python bench/idrbt_amount_crops.py OUT [--hold-out PREFIX] \
+        [--with /tmp/round/train/labels.csv --repeat 40]
 
 Each whole cheque goes through ``--layout cheque``'s segmenter; the amount field's box (what
 the string reader is given, ``combined._field_box``) is cut from the page and written to
 ``OUT/img`` with its digits in ``OUT/labels.csv``. The three banks of the set are told by
 the scans' names (``0836``, ``1008``, ``1206``); ``--hold-out`` leaves one bank out, to be
 read by the model trained on the other two (a bank never seen, as a user's would be).
+``--with`` also writes ``OUT/train/labels.csv``: that file's rows and the amounts ``--repeat``
+times, a training set for ``digitocr train crnn --data OUT/train``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--hold-out", default=None, help="A bank's scan-name prefix to leave out.")
     ap.add_argument("--data", default=os.environ.get("DIGITOCR_DATA", "../shared/data"))
+    ap.add_argument("--with", dest="base", type=Path, default=None,
+                    help="A labels.csv whose rows go before the amounts in OUT/train.")
+    ap.add_argument("--repeat", type=int, default=40, help="Times each amount is listed.")
     args = ap.parse_args()
     folder = Path(args.data) / "cheques-idrbt"
     truth = json.loads((folder / "truth.json").read_text())["cheques"]
@@ -57,6 +63,14 @@ def main() -> int:
         writer.writerow(["file", "text"])
         writer.writerows(rows)
     print(f"{args.out}: {len(rows)} amounts", file=sys.stderr)
+    if args.base is not None:
+        with open(args.base, newline="") as fh:
+            base = list(csv.reader(fh))[1:]
+        (args.out / "train").mkdir(exist_ok=True)
+        with open(args.out / "train" / "labels.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["file", "text"])
+            writer.writerows(base + rows * args.repeat)
     return 0
 
 
