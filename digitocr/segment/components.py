@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -131,3 +131,25 @@ class Components:
         ox, oy = self.offset
         bbox = (int(gx + ox), int(gy + oy), int(own.shape[1]), int(own.shape[0]))
         return GlyphCrop(bbox, img.astype(np.float32), kind, label)
+
+
+def linked_groups(n: int, linked: Callable[[int, int], bool]) -> list[list[int]]:
+    """Indices ``0..n-1`` grouped by the pairs ``linked(i, j)`` (``i < j``) joins, joined
+    transitively: each group in index order, the groups in the order of their first index."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if linked(i, j):
+                parent[find(j)] = find(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+

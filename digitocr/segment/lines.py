@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .components import cc_stats
+from .components import cc_stats, linked_groups
 from .types import RULES, BBox, SegmentRules
 
 
@@ -154,30 +154,19 @@ def remove_rules(mask: np.ndarray, rules: Rules, restore_vertical: bool = True, 
 def group_cells(cells: list[BBox], thickness: int, *,
                 segment_rules: SegmentRules = RULES) -> list[list[BBox]]:
     """Cells side by side in a row (sharing a vertical rule) form one comb field."""
-    order = sorted(range(len(cells)), key=lambda i: (cells[i][1], cells[i][0]))
-    parent = list(range(len(cells)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     gap = segment_rules.comb_gap_thick * thickness + segment_rules.comb_gap
-    for a_i, a in enumerate(order):
-        ax, ay, aw, ah = cells[a]
-        for b in order[a_i + 1 :]:
-            bx, by, bw, bh = cells[b]
-            if abs(ay - by) > gap or abs(ah - bh) > gap:
-                continue
-            if 0 <= bx - (ax + aw) <= gap or 0 <= ax - (bx + bw) <= gap:
-                parent[find(b)] = find(a)
-    groups: dict[int, list[BBox]] = {}
-    for i in range(len(cells)):
-        groups.setdefault(find(i), []).append(cells[i])
+
+    def side_by_side(i: int, j: int) -> bool:
+        ax, ay, aw, ah = cells[i]
+        bx, by, bw, bh = cells[j]
+        if abs(ay - by) > gap or abs(ah - bh) > gap:
+            return False
+        return 0 <= bx - (ax + aw) <= gap or 0 <= ax - (bx + bw) <= gap
+
     out: list[list[BBox]] = []
-    for g in groups.values():
-        out.extend(comb_runs(sorted(g, key=lambda c: c[0]), segment_rules))
+    for g in linked_groups(len(cells), side_by_side):
+        out.extend(comb_runs(sorted((cells[i] for i in g), key=lambda c: c[0]),
+                             segment_rules))
     return out
 
 

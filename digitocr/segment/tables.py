@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .components import linked_groups
 from .types import RULES, BBox, FieldCrops, SegmentRules
 
 HANDWRITTEN = "handwritten"
@@ -47,23 +48,9 @@ def place_in_tables(fields: list[FieldCrops], thickness: int,
     two columns of boxes sharing walls; the others keep None), and return the tables."""
     gap = rules.comb_gap_thick * thickness + rules.comb_gap
     boxes = [f.bbox for f in fields]
-    parent = list(range(len(boxes)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(boxes)):
-        for j in range(i + 1, len(boxes)):
-            if _touch(boxes[i], boxes[j], gap):
-                parent[find(j)] = find(i)
-    tables: dict[int, list[int]] = {}
-    for i in range(len(boxes)):
-        tables.setdefault(find(i), []).append(i)
+    tables = linked_groups(len(boxes), lambda i, j: _touch(boxes[i], boxes[j], gap))
     out: list[list[FieldCrops]] = []
-    for members in tables.values():
+    for members in tables:
         rows = _bands([boxes[i][1] for i in members], gap)
         cols = _bands([boxes[i][0] for i in members], gap)
         if max(rows) < 2 or max(cols) < 2:
