@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from .results import BBox, PageResult
+from .segment.components import joined_groups
 
 
 @dataclass(frozen=True)
@@ -199,24 +200,6 @@ def _pairs(boxes: np.ndarray, rules: OrientationRules) -> np.ndarray:
     return np.concatenate(found)
 
 
-def _groups(n: int, pairs: np.ndarray) -> list[np.ndarray]:
-    """Indices joined by pairs into groups (union-find), each group's indices sorted."""
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in pairs.tolist():
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    roots = np.array([find(i) for i in range(n)])
-    return [np.flatnonzero(roots == r) for r in np.unique(roots)]
-
-
 def _level(values: np.ndarray, tol: float) -> float:
     """The level most values sit at (within ``tol``): a mode that two clusters cannot split."""
     near = (np.abs(values[:, None] - values[None, :]) <= tol).sum(axis=1)
@@ -273,7 +256,8 @@ def estimate(image: np.ndarray, rules: OrientationRules = RULES) -> Estimate:
         width = int((boxes[:, 1] + boxes[:, 3]).max())  # swapped view: column 1 is x
         boxes = np.stack([boxes[:, 0], width - boxes[:, 1] - boxes[:, 3], boxes[:, 2],
                           boxes[:, 3]], axis=1)
-    lines = [g for g in _groups(len(boxes), pairs) if len(g) >= rules.min_line_parts]
+    lines = [np.array(g) for g in joined_groups(len(boxes), pairs.tolist())
+             if len(g) >= rules.min_line_parts]
     skew = _skew(boxes, lines, rules)
     up = down = 0
     for idx in lines:

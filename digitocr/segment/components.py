@@ -133,9 +133,9 @@ class Components:
         return GlyphCrop(bbox, img.astype(np.float32), kind, label)
 
 
-def linked_groups(n: int, linked: Callable[[int, int], bool]) -> list[list[int]]:
-    """Indices ``0..n-1`` grouped by the pairs ``linked(i, j)`` (``i < j``) joins, joined
-    transitively: each group in index order, the groups in the order of their first index."""
+def joined_groups(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """Indices ``0..n-1`` grouped by ``pairs``, joined transitively (union-find): each group
+    in index order, the groups in the order of their first index."""
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -144,12 +144,17 @@ def linked_groups(n: int, linked: Callable[[int, int], bool]) -> list[list[int]]
             i = parent[i]
         return i
 
-    for i in range(n):
-        for j in range(i + 1, n):
-            if linked(i, j):
-                parent[find(j)] = find(i)
+    for i, j in pairs:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
     return list(groups.values())
 
+
+def linked_groups(n: int, linked: Callable[[int, int], bool]) -> list[list[int]]:
+    """``joined_groups`` of the pairs ``i < j`` for which ``linked(i, j)``."""
+    return joined_groups(n, ((i, j) for i in range(n) for j in range(i + 1, n)
+                             if linked(i, j)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .components import Comp, Components
+from .components import Comp, Components, cc_stats
 from .glyphs import string_segments
 from .ink import binarise, gray_u8, ink_map
 from .lines import (
@@ -141,12 +141,13 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
                 lined.add(g[0])
             continue  # lines that make no comb may be strokes (a tall 1): they stay
         splits[g[0]] = split
-        if straddles(clean, g[0], split, r):
+        crossing = straddles(clean, g[0], split, r)
+        if crossing:
             across.add(g[0])
         _, y, _, h = g[0]
         for a, b in spans:
             band = clean[y : y + h, max(0, a - 1) : b + 1]
-            if g[0] in across:  # where a stroke runs through the divider, the line stays
+            if crossing:  # where a stroke runs through the divider, the line stays
                 side = clean[y : y + h, max(0, a - 2)] | clean[y : y + h, min(
                     clean.shape[1] - 1, b + 1)]
                 band[side == 0] = 0
@@ -164,14 +165,10 @@ def boxed_fields(p: Prepared, rules: Rules) -> list[FieldCrops]:
         cells_cc = comb_cc
         if len(group) == 1:
             split = splits.get(group[0])
-            if split is None:
+            if split is None or group[0] in across:  # no comb, or written across it
                 comps = cc.inside(group[0], min_area)
                 fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box",
                                          lines=group[0] in lined))
-                continue
-            if group[0] in across:  # written across the comb: read as one string
-                comps = cc.inside(group[0], min_area)
-                fields.append(FieldCrops(bbox, string_segments(cc, comps), kind="box"))
                 continue
             group, cells_cc = split, cc
         segs: list[Segment] = []
@@ -198,8 +195,7 @@ def straddles(mask: np.ndarray, box: BBox, cells: list[BBox], r: SegmentRules) -
     tall reaches ``straddle`` of its width past a cut between two cells on each side (a number
     written small across the comb; a divider it touches is part of it)."""
     x, y, w, h = box
-    sub = np.ascontiguousarray(mask[y : y + h, x : x + w], dtype=np.uint8)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    n, _, stats, _ = cc_stats(mask[y : y + h, x : x + w], 8)
     cuts = [c[0] - x for c in cells[1:]]
     for cx, _, cw, ch, _ in stats[1:n]:
         if ch < r.comb_speck * h:

@@ -256,17 +256,20 @@ def inner_dividers(mask: np.ndarray, cell: BBox, thickness: int,
     margin = max(2, round(r.divider_margin * w))
     cols[:margin] = False  # the box's own walls and what is left of them
     cols[w - margin :] = False
-    out: list[tuple[int, int]] = []
-    idx = np.flatnonzero(cols)
+    # a printed line, not a pen stroke: no thicker than the page's rules
+    return [(x + a, x + b) for a, b in true_runs(cols)
+            if b - a <= max(2, min(thickness + 1, r.divider_thick * h))]
+
+
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of True in a 1-D array, as ``(start, end)`` with ``end`` exclusive."""
+    idx = np.flatnonzero(flags)
     if idx.size == 0:
-        return out
-    starts = np.r_[idx[0], idx[1:][np.diff(idx) > 1]]
-    ends = np.r_[idx[:-1][np.diff(idx) > 1], idx[-1]]
-    for a, b in zip(starts, ends, strict=True):
-        # a printed line, not a pen stroke: no thicker than the page's rules
-        if b - a + 1 <= max(2, min(thickness + 1, r.divider_thick * h)):
-            out.append((x + int(a), x + int(b) + 1))
-    return out
+        return []
+    breaks = np.diff(idx) > 1
+    starts = np.r_[idx[0], idx[1:][breaks]]
+    ends = np.r_[idx[:-1][breaks], idx[-1]]
+    return [(int(a), int(b) + 1) for a, b in zip(starts, ends, strict=True)]
 
 
 def column_dividers(ink: np.ndarray, boxes: list[BBox], thickness: int,
@@ -312,15 +315,10 @@ def column_dividers(ink: np.ndarray, boxes: list[BBox], thickness: int,
         cols = (prof >= r.column_line * wall) & (side <= r.column_ridge * prof) & (prof > 0)
         cols[:margin] = False  # the boxes' own walls
         cols[w - margin :] = False
-        idx = np.flatnonzero(cols)
-        if idx.size == 0:
-            continue
-        starts = np.r_[idx[0], idx[1:][np.diff(idx) > 1]]
-        ends = np.r_[idx[:-1][np.diff(idx) > 1], idx[-1]]
         h = int(np.median([b[3] for b in col]))
         # a printed line, widened by the px of skew: no thicker than the rules + 2
-        spans = [(int(a), int(e) + 1) for a, e in zip(starts, ends, strict=True)
-                 if e - a + 1 <= max(3, min(thickness + 3, r.divider_thick * h + 2))]
+        spans = [(a, e) for a, e in true_runs(cols)
+                 if e - a <= max(3, min(thickness + 3, r.divider_thick * h + 2))]
         if spans:
             for b in col:
                 out[b] = [(b[0] + a, b[0] + e) for a, e in spans]
