@@ -46,6 +46,23 @@ def test_clean_cell_keeps_the_number_only() -> None:
     assert not cell.mask[185:].any(), "the printed caption is not the cell's writing"
 
 
+def test_digits_written_on_a_base_line_across_the_crop_are_found() -> None:
+    """An amount crop whose digits sit on the printed line under them, which runs across the
+    whole crop: ink and line are one piece, once taken for the crop's frame (ORAND-CAR)."""
+    img = np.full((40, 150), 225, np.uint8)
+    cv2.putText(img, "2750", (8, 33), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 40, 2)
+    cols = np.flatnonzero((img < 128).any(axis=0))
+    img[33:35, :] = 60  # the base line, touching every digit
+    img = img[7:37]  # cut tight: the writing spans the crop's height
+    cell = clean_cell(img)
+    assert cell.box is not None
+    x, y, w, h = cell.box
+    assert abs(x - cols[0]) <= 3 and abs(x + w - 1 - cols[-1]) <= 3 and h > 20
+    assert not cell.mask[26:28, 110:].any(), "the line beyond the writing is not writing"
+    (f,) = segment_cell(img, SegmentOptions())
+    assert len([g for s in f.segments for g in s.options[0]]) >= 3
+
+
 def test_segment_cell_is_one_field_round_the_writing() -> None:
     (f,) = segment_cell(ledger_cell(), SegmentOptions())
     assert f.kind == "cell"

@@ -168,6 +168,11 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = 
     ink = ink_map(gray, polarity, rules)
     mask = binarise(ink, rules=rules).mask & (1 - border)
     wh = _writing_height(mask, rules)
+    if wh <= 0 and mask.any():
+        # the writing touches a rule that crosses the crop: find the rules at a guessed
+        # height, then measure the writing without them
+        lines = rule_masks(mask, rules.cell_guess * mask.shape[0], rules)
+        wh = _writing_height(remove_rules(mask, lines, segment_rules=rules), rules)
     if wh <= 0:
         return Cell(np.zeros_like(mask), ink, None, None)
     lines = rule_masks(mask, wh, rules)

@@ -375,6 +375,9 @@ class SegmentRules:
     cell_min_area: int = 6
     #: ... which is the height of the tallest of this many inkiest pieces
     cell_inkiest: int = 3
+    #: fraction of the crop's height: the writing height assumed to find the rules when every
+    #: piece of ink is joined to one (digits written on an amount's base line)
+    cell_guess: float = 0.5
 
 
 #: the default rules (never mutated: ``dataclasses.replace`` makes a tuned copy)
