@@ -56,7 +56,7 @@ def test_digits_written_on_a_base_line_across_the_crop_are_found() -> None:
     img = img[7:37]  # cut tight: the writing spans the crop's height
     cell = clean_cell(img)
     assert cell.box is not None
-    x, y, w, h = cell.box
+    x, _y, w, h = cell.box
     assert abs(x - cols[0]) <= 3 and abs(x + w - 1 - cols[-1]) <= 3 and h > 20
     assert not cell.mask[26:28, 110:].any(), "the line beyond the writing is not writing"
     (f,) = segment_cell(img, SegmentOptions())
@@ -118,6 +118,40 @@ def test_auto_reader_checks_strings_against_the_digit_classifier(
     opts = pipeline.ReadOptions(layout="string", min_confidence=0.9)
     (f,) = read_combined(ledger_cell(), reader, opts)
     assert (f.text, f.confidence, f.needs_review) == ("26", pytest.approx(confidence), review)
+
+
+@pytest.mark.parametrize(("string_text", "review"),
+                         [("3", False), ("5", True), ("", False), ("13", False)])
+def test_auto_reader_checks_each_digit_of_a_box_with_the_string_reader(
+        monkeypatch: pytest.MonkeyPatch, string_text: str, review: bool) -> None:
+    """A field read per digit (a box, a comb) is checked digit by digit: the string reader
+    given a digit alone that reads another digit flags it; reading nothing, or more strokes
+    round the same digit, does not."""
+    from digitocr.results import Glyph
+    from digitocr.segment import FieldCrops
+
+    page = np.full((60, 120), 230, np.uint8)
+    glyphs = [Glyph((20, 15, 14, 24), "7", 0.99), Glyph((50, 15, 14, 24), "3", 0.99)]
+    monkeypatch.setattr(fields, "find_fields",
+                        lambda image, opts: [FieldCrops((10, 10, 80, 34), [], kind="box")])
+    monkeypatch.setattr(fields, "classify_fields", lambda found, classifier, opts: [
+        Field(1, (10, 10, 80, 34), "73", 0.98, False, glyphs)])
+    seen: list[tuple[int, ...]] = []
+
+    class PerDigit(FixedReader):
+        def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+            seen.extend(c.shape for c in crops)
+            return [("7", 0.9), (self.text, 0.9)]
+
+    reader = AutoReader()
+    reader.digits, reader.strings = object(), PerDigit(string_text)  # type: ignore[assignment]
+    opts = pipeline.ReadOptions(layout="boxes", min_confidence=0.9)
+    (f,) = read_combined(page, reader, opts)
+    assert (f.text, f.needs_review) == ("73", review)
+    assert f.confidence == pytest.approx(0.98 * (DISAGREE if review else 1.0))
+    # each digit alone: its box, a little more above and below, paper at the sides
+    margin = round(0.33 * 24)
+    assert seen == [(24 + 2 * 4, 14 + 2 * margin)] * 2
 
 
 def test_review_threshold_comes_from_the_model() -> None:

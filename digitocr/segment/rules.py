@@ -375,6 +375,11 @@ class SegmentRules:
     cell_min_area: int = 6
     #: ... which is the height of the tallest of this many inkiest pieces
     cell_inkiest: int = 3
+    #: ``--model auto`` checks a per-digit field's digits with the string reader, each given
+    #: alone: this share of the glyph's height more of the page above and below it ...
+    check_pad: float = 0.15
+    #: ... and this many glyph heights of paper at each side
+    check_margin: float = 0.33
     #: fraction of the crop's height: the writing height assumed to find the rules when every
     #: piece of ink is joined to one (digits written on an amount's base line)
     cell_guess: float = 0.5
