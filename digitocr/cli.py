@@ -177,6 +177,9 @@ class TrainCommand(click.Command):
               "small set does not make the reader forget.")
 @click.option("--copies", type=click.IntRange(0), default=2, show_default=True,
               help="String readers: augmented copies of each real crop.")
+@click.option("--jitter", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="String readers: the share of crops warped afresh each time they are "
+              "shown (width, slant, height, margins, stroke).")
 @click.option("--alphabet", default=None,
               help="String readers: the characters the reader writes (digits and ASCII "
               "letters), e.g. 0123456789ab; labels with others are skipped [default: the "

@@ -61,6 +61,10 @@ class StringTrainConfig:
     #: augmented copies of each real crop, and synthetic strings (MNIST digits) mixed in
     copies: int = 2
     synthetic: int = 0
+    #: the share of crops warped afresh each time they are shown (``augment.jitter_string``);
+    #: off by default: fine-tuning the shipped crnn with 0.5 did not read the real sets better
+    #: (bench/READ.md, "Jitter")
+    jitter: float = 0.0
     #: at most this many labelled crops (quick runs)
     limit: int | None = None
     force: bool = False
@@ -199,7 +203,8 @@ def train_strings(config: StringTrainConfig, say: Say) -> dict[str, Any]:
         crops += crops_s
         labels += labels_s
     reader = cls(epochs=config.epochs, batch_size=config.batch_size,
-                 learning_rate=config.learning_rate, seed=config.seed, alphabet=alphabet)
+                 learning_rate=config.learning_rate, seed=config.seed, alphabet=alphabet,
+                 jitter=config.jitter)
     before = None
     if init_dir is not None:
         start_from = cls.load(init_dir, init_config)

@@ -156,4 +156,5 @@ def string_config(backend: str, values: Mapping[str, Any]) -> StringTrainConfig:
         init="" if init == "none" else init, epochs=values.get("epochs") or 3,
         batch_size=values.get("batch_size") or 32, learning_rate=values.get("lr") or 5e-4,
         seed=values["seed"], copies=values["copies"], synthetic=values["synthetic"],
+        jitter=values["jitter"],
         limit=values.get("limit"), force=values["force"], alphabet=values.get("alphabet"))

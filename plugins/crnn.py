@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from digitocr import hookimpl
+from digitocr.augment import jitter_string
 from digitocr.backends import FitResult, Progress, StringReader, read_metadata
 from digitocr.combined import AutoReader
 from digitocr.errors import ModelError
@@ -60,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     "learning_rate": 2e-3,
     "seed": 0,
     "alphabet": ALPHABET,
+    #: the share of training crops warped afresh each time they are shown
+    #: (``digitocr.augment.jitter_string``)
+    "jitter": 0.0,
 }
 #: the bias a new output row (a character the starting model did not know) starts with,
 #: below the known rows' lowest, so that fine-tuning starts from what the model reads today
@@ -186,7 +190,7 @@ class CRNNReader(StringReader):
         if len(keep) < len(imgs) and progress is not None:
             progress(f"skipped {len(imgs) - len(keep)} crops too narrow for their labels")
         batches = _batches(keras, [imgs[i] for i in keep], y[keep], int(o["batch_size"]),
-                           int(o["seed"]))
+                           int(o["seed"]), float(o["jitter"]))
         if self.model is None:
             self.model = build_network(list(o["filters"]), int(o["rnn_units"]),
                                        float(o["dropout"]), self.classes)
@@ -342,8 +346,9 @@ def _to_u8(img: np.ndarray) -> np.ndarray:
 
 
 def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
-             seed: int) -> Any:
-    """A Keras PyDataset of width-bucketed batches (little padding), reshuffled each epoch."""
+             seed: int, jitter: float = 0.0) -> Any:
+    """A Keras PyDataset of width-bucketed batches (little padding), reshuffled each epoch;
+    a ``jitter`` share of each batch's crops warped afresh (``augment.jitter_string``)."""
 
     class Batches(keras.utils.PyDataset):
         def __init__(self) -> None:
@@ -374,10 +379,12 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
 
         def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
             idx = self.batches[i]
-            w = max(imgs[j].shape[1] for j in idx)
+            shown = [jitter_string(imgs[j], self.rng, DOWNSAMPLE * (2 * int(y[j, 0]) + 1))
+                     if jitter and self.rng.random() < jitter else imgs[j] for j in idx]
+            w = max(im.shape[1] for im in shown)
             x = np.zeros((len(idx), HEIGHT, w, 1), np.float32)
-            for k, j in enumerate(idx):
-                x[k, :, : imgs[j].shape[1], 0] = imgs[j] / np.float32(255)
+            for k, im in enumerate(shown):
+                x[k, :, : im.shape[1], 0] = im / np.float32(255)
             return x, y[idx]
 
     return Batches()

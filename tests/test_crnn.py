@@ -329,3 +329,38 @@ def test_first_two_training_batches_differ_in_width() -> None:
             first, second = batches[0][0].shape[2], batches[1][0].shape[2]
             assert first != second
             batches.on_epoch_end()
+
+
+def test_jitter_string_keeps_the_height_and_room_for_the_label() -> None:
+    from digitocr.augment import jitter_string
+
+    img = np.zeros((32, 40), np.uint8)
+    cv2.line(img, (5, 4), (30, 28), 255, 3)
+    widths = set()
+    for seed in range(20):
+        out = jitter_string(img, np.random.default_rng(seed), min_width=36)
+        assert out.dtype == np.uint8 and out.shape[0] == 32 and out.shape[1] >= 36
+        assert out.max() > 100  # the stroke is still there
+        widths.add(out.shape[1])
+        again = jitter_string(img, np.random.default_rng(seed), min_width=36)
+        assert np.array_equal(out, again)  # seeded
+    assert len(widths) > 5  # the frame changes from draw to draw
+    # a crop too narrow for its label is stretched to the label's CTC steps
+    assert jitter_string(img, np.random.default_rng(0), min_width=120).shape[1] >= 120
+
+
+@pytest.mark.slow
+def test_jittered_training_batches_change_every_epoch() -> None:
+    from digitocr_plugins.crnn import DOWNSAMPLE, _batches, encode_labels
+
+    from digitocr.kerasio import import_keras
+
+    imgs = [np.full((32, 40 + 4 * (i % 3)), 200, np.uint8) for i in range(16)]
+    y = encode_labels(["123456"] * len(imgs))  # 13 CTC steps: wider than any crop
+    batches = _batches(import_keras(), imgs, y, 16, 0, jitter=1.0)
+    first = batches[0][0]
+    assert first.shape[2] >= DOWNSAMPLE * (2 * 6 + 1)
+    batches.on_epoch_end()
+    assert batches[0][0].shape != first.shape or not np.array_equal(batches[0][0], first)
+    plain = _batches(import_keras(), imgs, y, 16, 0)
+    assert plain[0][0].shape[2] == 48  # no jitter: the crops as prepared
