@@ -356,6 +356,7 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
             self.rng = np.random.default_rng(seed)
             self.order = np.argsort([im.shape[1] for im in imgs], kind="stable")
             self.batches: list[np.ndarray] = []
+            self.first_width = 0
             self.on_epoch_end()
 
         def on_epoch_end(self) -> None:
@@ -372,6 +373,10 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
                          None)
             if len(chunks) > 2 and widths_of[1] == widths_of[0] and other is not None:
                 chunks[1], chunks[other] = chunks[other], chunks[1]
+            if jitter and len(chunks) == 1 and len(chunks[0]) > 1:
+                # a jittered batch's width changes each time it is drawn, so even a set of
+                # one batch needs two first batches of different widths (``__getitem__``)
+                chunks = [chunks[0][::2], chunks[0][1::2]]
             self.batches = chunks
 
         def __len__(self) -> int:
@@ -382,6 +387,10 @@ def _batches(keras: Any, imgs: list[np.ndarray], y: np.ndarray, batch_size: int,
             shown = [jitter_string(imgs[j], self.rng, DOWNSAMPLE * (2 * int(y[j, 0]) + 1))
                      if jitter and self.rng.random() < jitter else imgs[j] for j in idx]
             w = max(im.shape[1] for im in shown)
+            if jitter and i == 0:
+                self.first_width = w
+            elif jitter and i == 1 and w == self.first_width:
+                w += DOWNSAMPLE  # padding: the first two widths differ, as above
             x = np.zeros((len(idx), HEIGHT, w, 1), np.float32)
             for k, im in enumerate(shown):
                 x[k, :, : im.shape[1], 0] = im / np.float32(255)
