@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .amounts import agreed_value
@@ -174,11 +175,11 @@ def glyph_crops(image: np.ndarray, field: Field, rules: SegmentRules) -> list[np
         if crop.size == 0:
             out.append(crop)
             continue
-        paper = np.percentile(crop.reshape(-1, *crop.shape[2:]), rules.cell_paper, axis=0)
-        side = np.empty((crop.shape[0], max(2, round(rules.check_margin * h)),
-                         *crop.shape[2:]), crop.dtype)
-        side[...] = paper.astype(crop.dtype)
-        out.append(np.concatenate([side, crop, side], axis=1))
+        paper = np.floor(np.percentile(crop.reshape(-1, *crop.shape[2:]), rules.cell_paper,
+                                       axis=0))
+        side = max(2, round(rules.check_margin * h))
+        out.append(cv2.copyMakeBorder(crop, 0, 0, side, side, cv2.BORDER_CONSTANT,
+                                      value=np.atleast_1d(paper).tolist()))
     return out
 
 
@@ -236,8 +237,9 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
         out[i] = replace(field, needs_review=bool(review), value=value)
     for i, disagree in enumerate(glyph_disagreements(image, out, found, strings, opts)):
         if disagree:  # a digit the string reader reads otherwise: the field needs review
-            f0 = out[i]
-            out[i] = replace(f0, confidence=f0.confidence * DISAGREE, needs_review=True)
+            conf = out[i].confidence * DISAGREE
+            out[i] = replace(out[i], confidence=conf, needs_review=out[i].needs_review or bool(
+                review_reasons(conf, out[i].text, opts.min_confidence, agree=False)))
     for i, f in enumerate(found):  # a cell given to be read that yields no digit: say so
         if f.kind in STRING_KINDS and not out[i].text:
             out[i] = replace(out[i], confidence=0.0, needs_review=bool(
