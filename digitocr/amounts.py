@@ -27,6 +27,12 @@ DECIMALS = 2
 def amount_value(tokens: Sequence[str]) -> str | None:
     """The value of an amount written as ``tokens`` (one character each, digits and marks),
     as a decimal string with two decimals; None when the marks do not fit one reading."""
+    parsed = _parse(tokens)
+    return parsed[0] if parsed else None
+
+
+def _parse(tokens: Sequence[str]) -> tuple[str, bool] | None:
+    """``amount_value`` and whether a mark in it was read as the decimal mark."""
     toks = [t for t in tokens if t]
     while toks and toks[0] in CURRENCY:
         toks.pop(0)
@@ -54,10 +60,10 @@ def amount_value(tokens: Sequence[str]) -> str | None:
             groups.append("")
     if not groups[-1]:
         return None  # a mark with no digits after it
-    whole, cents = groups, "00"
+    whole, cents, decimal = groups, "00", False
     if marks:
         if len(groups[-1]) == DECIMALS:  # grouping never ends in two digits: decimals
-            cents, whole = groups[-1], groups[:-1]
+            cents, whole, decimal = groups[-1], groups[:-1], True
             if marks[-1] in marks[:-1]:
                 return None  # the decimal mark also groups: no single reading
             marks = marks[:-1]
@@ -73,7 +79,7 @@ def amount_value(tokens: Sequence[str]) -> str | None:
             return None
         cents = cents_fraction
     integer = "".join(whole).lstrip("0") or "0"
-    return f"{integer}.{cents}"
+    return f"{integer}.{cents}", decimal or cents_fraction is not None
 
 
 def _grouped(groups: list[str]) -> bool:
@@ -105,9 +111,12 @@ def agreed_value(tokens: Sequence[str]) -> str | None:
     if full is not None or len(at) > MAX_MARKS:
         return full
     for out in range(1, len(at) + 1):
-        values = {v for drop in itertools.combinations(at, out)
-                  if (v := amount_value([t for i, t in enumerate(toks) if i not in drop]))}
-        if values:
-            whole = {v for v in values if v.endswith(".00")}
-            return whole.pop() if whole == values and len(whole) == 1 else None
+        readings = {p for drop in itertools.combinations(at, out)
+                    if (p := _parse([t for i, t in enumerate(toks) if i not in drop]))}
+        if readings:
+            # "250000.0.0" less one dot is 250000.00 with a decimal mark: a guess, even
+            # though its cents are 00 (the joined zeros it came from were 25000000)
+            values = {v for v, _ in readings}
+            whole = len(values) == 1 and not any(decimal for _, decimal in readings)
+            return values.pop() if whole else None
     return None

@@ -135,17 +135,22 @@ def _field_box(f: FieldCrops) -> tuple[int, int, int, int] | None:
 def string_amount_value(check: Field, digits: str, read: Field | None = None) -> str | None:
     """An amount's value from the string reader's ``digits`` placed into the separators the
     per-digit ``check`` saw, where every choice of them agrees (``amounts.agreed_value``: some
-    may be strays). When the two see as many digits, the marks go where the check has them;
-    else, given the string reader's field ``read`` (its digits' spans on the page), each
+    may be strays). When the check read the same digits (or as many, and there is no
+    ``read`` to place them by), the marks go where the check has them; else, given the string reader's field ``read`` (its digits' spans on the page), each
     mark goes between the digits either side of its centre. None when neither places them (a
     misplaced decimal mark costs a hundredfold)."""
     tokens = [g.label for g in check.glyphs]
     if not digits.isdigit():
         return None
-    if sum(t.isdigit() for t in tokens) == len(digits):
+    spans = read is not None and len(read.glyphs) == len(digits) and bool(digits)
+    # the check's digit slots are the string reader's digits only when it read the same
+    # digits, or when there is nothing better: a check that reads a comma as 1 and the
+    # ending as 4 has as many slots as digits by chance ("2,70,000/-" would be 2700.00)
+    checked = "".join(t for t in tokens if t.isdigit())
+    if len(checked) == len(digits) and (checked == digits or not spans):
         it = iter(digits)
         return agreed_value([next(it) if t.isdigit() else t for t in tokens])
-    if read is None or len(read.glyphs) != len(digits) or not digits:
+    if read is None or not spans:
         return None
 
     def centre(g: Glyph) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .results import BBox, PageResult
 from .segment.components import joined_groups
+from .segment.ink import percentile_u8
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def ink_mask(image: np.ndarray, rules: OrientationRules = RULES) -> np.ndarray:
     dark = cv2.subtract(paper, gray)
     # ink is at least half as dark as the page's strong ink: stroke cores without their blur
     # halo (which would fill the gaps between letters), and no faint security print
-    ref = float(np.percentile(dark, rules.ink_percentile))
+    ref = percentile_u8(dark, rules.ink_percentile)
     thr = max(rules.min_darkness, rules.ink_fraction * ref)
     return (dark >= thr).astype(np.uint8)
 

@@ -247,10 +247,14 @@ class CRNNReader(StringReader):
 
     def read_detailed(self, crops: list[np.ndarray], polarity: str = "auto",
                       batch_size: int = 128) -> list[StringReading]:
-        """Batched reading without padding: each crop's width is rounded to whole output steps
-        and crops of equal width share a batch, so a reading never depends on its batch-mates
-        (padding would reach the backward GRU)."""
-        prepared = [_whole_steps(prepare(c, polarity)) for c in crops]
+        return self.read_prepared([prepare(c, polarity) for c in crops], batch_size)
+
+    def read_prepared(self, prepared: list[np.ndarray],
+                      batch_size: int = 128) -> list[StringReading]:
+        """Batched reading of prepared crops without padding: each crop's width is rounded to
+        whole output steps and crops of equal width share a batch, so a reading never depends
+        on its batch-mates (padding would reach the backward GRU)."""
+        prepared = [_whole_steps(im) for im in prepared]
         groups: dict[int, list[int]] = {}
         for i, im in enumerate(prepared):
             groups.setdefault(im.shape[1], []).append(i)
@@ -262,7 +266,7 @@ class CRNNReader(StringReader):
                 decoded = ctc_greedy(probs, blank=self.classes - 1, alphabet=self.alphabet)
                 for i, r in zip(part, decoded, strict=True):
                     results[i] = r
-        return [results[i] for i in range(len(crops))]
+        return [results[i] for i in range(len(prepared))]
 
     def read_strings(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         return [(r.text, r.confidence) for r in self.read_detailed(crops)]

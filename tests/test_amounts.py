@@ -40,6 +40,8 @@ def test_marks_that_fit_no_reading_give_no_value(written: str) -> None:
     ("1.2.3.4", None),  # leaving out one or another gives different values
     ("8,5.30", None),  # 85.30 or 8530.00: a decimal only a stray's removal makes
     ("7,3,0", None),
+    # one dot less gives 250000.00 through a decimal mark, cents 00 or not: a guess
+    ("250000.0.0", None),
 ])
 def test_stray_marks_are_left_out_only_when_that_is_unambiguous(seen: str,
                                                                 value: str | None) -> None:

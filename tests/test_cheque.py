@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -90,6 +91,18 @@ def test_string_amount_value_takes_the_checks_separators() -> None:
     # a different number of digits: where the marks go is a guess, so no value
     assert string_amount_value(check_field("85.30"), "853") is None
     assert string_amount_value(check_field("8530"), "") is None
+
+
+def test_a_check_with_other_digits_does_not_place_the_marks() -> None:
+    # "2,70,000/-": the check read the comma as 1 and the ending as 4, six slots for six
+    # digits by chance; the string reader's spans place its own digits instead
+    check = check_field("2170.04-")
+    at = [1855, 1892, 1915, 1961, 2003, 2034, 2061, 2165]  # left edges on the page
+    check.glyphs = [replace(g, bbox=(x, 0, 20, 20)) for g, x in zip(check.glyphs, at, strict=True)]
+    read = Field(1, (0, 0, 1, 1), "270000", 1.0, False, [
+        Glyph((x, 0, 12, 20), d, 1.0, []) for x, d in zip(
+            [1860, 1916, 1966, 2029, 2069, 2108], "270000", strict=True)], "amount")
+    assert string_amount_value(check, "270000", read) == "270000.00"
 
 
 def test_read_a_cheque_gives_amount_and_date(tmp_path: Path) -> None:

@@ -125,3 +125,16 @@ def test_orientation_can_be_switched_off(font_model: str, form: np.ndarray,
     (on,) = read([tmp_path / "down.png"], font_model)
     (off,) = read([tmp_path / "down.png"], font_model, orientation=False)
     assert on.orientation == 180 and off.orientation == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (301, 299)])
+@pytest.mark.parametrize("q", [0.0, 37.3, 50.0, 99.7, 100.0])
+def test_percentile_u8_is_numpys(shape: tuple[int, int], q: float) -> None:
+    from digitocr.segment.ink import percentile_u8
+
+    rng = np.random.default_rng(shape[0] * 1000 + int(q * 10))
+    for top in (2, 40, 256):  # few levels (ties everywhere) to the full range
+        img = rng.integers(0, top, shape).astype(np.uint8)
+        assert percentile_u8(img, q) == pytest.approx(float(np.percentile(img, q)), abs=1e-9)
+        view = np.asarray(img)[:, ::2]  # not contiguous
+        assert percentile_u8(view, q) == pytest.approx(float(np.percentile(view, q)), abs=1e-9)
