@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,27 @@ def test_workers_keep_input_order(font_model: str, tmp_path: Path) -> None:
     assert one == two
     assert [p["fields"][0]["text"] if p["fields"] else None for p in two] == [
         "1", "22", "333", None, "4", "55", "6"]
+
+
+def test_forked_workers_get_their_share_of_opencvs_threads(font_model: str,
+                                                         tmp_path: Path) -> None:
+    import cv2
+
+    from digitocr.pool import default_workers
+
+    if "tensorflow" in sys.modules:  # the pool spawns its workers then, and they set their own
+        pytest.skip("TensorFlow is imported in this process: workers are spawned, not forked")
+    names = []
+    for i, s in enumerate(["1", "22", "333"]):
+        save_png(string_image(s), tmp_path / f"{i}.png")
+        names.append(str(tmp_path / f"{i}.png"))
+    before = cv2.getNumThreads()
+    seen: list[int] = []  # progress runs in this process while the workers are forked
+    pages = list(read(names, font_model, "string", workers=2,
+                      progress=lambda done, total, path: seen.append(cv2.getNumThreads())))
+    assert [p.fields[0].text for p in pages] == ["1", "22", "333"]
+    assert seen == [max(1, default_workers() // 2)] * 3
+    assert cv2.getNumThreads() == before  # given back once the pool is done
 
 
 def test_template_fields_are_named(font_model: str, tmp_path: Path) -> None:
