@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from .templates import align, finish, unregistered
 #: seconds past ``--timeout-per-file`` before the alarm stops a decoder: pdf2image's own
 #: timeout, which also kills pdftoppm, gets to fire first
 TIMEOUT_GRACE = 2.0
+
+T = TypeVar("T")
 
 
 def resolve_classifier(model: str | Path | Reader) -> Reader:
@@ -116,18 +118,19 @@ def _page_failed(page: Page, exc: Exception) -> PageResult:
                       error=f"{page.file}: page {page.page} failed ({exc!r})")
 
 
-def read_file(path: str, classifier: Reader, opts: ReadOptions, data: bytes | None = None
-              ) -> Iterator[PageResult]:
-    """Every page of one file (or of ``data``, its bytes in memory, named ``path``); a file or
-    page that cannot be read becomes an error record."""
+def guarded(path: str, opts: ReadOptions, work: Callable[[Page], T],
+            data: bytes | None = None) -> Iterator[PageResult | T]:
+    """``work`` on every page of one file (or of ``data``, its bytes, named ``path``) within
+    the file's deadline: a file or page that cannot be read becomes an error record, and when
+    the file's time is up its later pages are not read."""
     for page in _pages(path, opts, data):
         if isinstance(page, PageResult):
             yield page
             continue
         try:
             with deadline(opts.timeout, page.file):
-                result = read_page(page, classifier, opts)
-        except FileTimeout as exc:  # the file's time is up: its later pages are not read
+                result = work(page)
+        except FileTimeout as exc:
             yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
             return
         except DigitOCRError:
@@ -136,6 +139,13 @@ def read_file(path: str, classifier: Reader, opts: ReadOptions, data: bytes | No
             yield _page_failed(page, exc)
             continue
         yield result  # outside the deadline: the caller's time is not this file's
+
+
+def read_file(path: str, classifier: Reader, opts: ReadOptions, data: bytes | None = None
+              ) -> Iterator[PageResult]:
+    """Every page of one file (or of ``data``, its bytes in memory, named ``path``); a file or
+    page that cannot be read becomes an error record."""
+    return guarded(path, opts, lambda page: read_page(page, classifier, opts), data)
 
 
 # ------------------------------------------------------------------ batches of pages
@@ -162,28 +172,17 @@ class _Segmented:
 
 def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
     """Decode and segment every page of one file; what cannot be read becomes an error record."""
-    for page in _pages(path, opts):
-        if isinstance(page, PageResult):
-            yield page
-            continue
-        try:
-            with deadline(opts.timeout, page.file):
-                image, est = _upright(page, opts)
-                image, reg = align(image, opts.template)
-                fields = find_fields(image, opts) if reg is None or reg.ok else []
-        except FileTimeout as exc:  # the file's time is up: its later pages are not read
-            yield PageResult(page.file, page.page, page.width, page.height, error=str(exc))
-            return
-        except DigitOCRError:
-            raise
-        except Exception as exc:
-            yield _page_failed(page, exc)
-            continue
-        if reg is not None and not reg.ok:
-            yield unregistered(page.file, page.page, page.width, page.height, reg)
-            continue
-        keep = page.image if opts.annotate is not None else None
-        yield _Segmented(page.file, page.page, page.width, page.height, fields, keep, est, reg)
+    return guarded(path, opts, lambda page: _segment_page(page, opts))
+
+
+def _segment_page(page: Page, opts: ReadOptions) -> PageResult | _Segmented:
+    image, est = _upright(page, opts)
+    image, reg = align(image, opts.template)
+    if reg is not None and not reg.ok:
+        return unregistered(page.file, page.page, page.width, page.height, reg)
+    keep = page.image if opts.annotate is not None else None
+    return _Segmented(page.file, page.page, page.width, page.height, find_fields(image, opts),
+                      keep, est, reg)
 
 
 def _crop_count(fields: list[FieldCrops]) -> int:
