@@ -103,14 +103,16 @@ def read_labels(folder: Path) -> list[tuple[Path, str]]:
     return rows
 
 
-def cut_crop(path: Path) -> np.ndarray | None:
-    """The crop the string reader sees when ``read`` reads this image as one cell (gray), or
-    None when no writing is found in it."""
-    from .io import load_pages
+def cut_crop(path: Path, data: bytes | None = None) -> np.ndarray | None:
+    """The crop the string reader sees when ``read`` reads this image (or ``data``, its
+    bytes) as one cell (gray), or None when no writing is found in it."""
+    from .io import load_bytes, load_pages
     from .normalise import to_gray
     from .segment import SegmentOptions, segment_cell
 
-    image = next(load_pages(str(path), gray=True)).image
+    pages = load_pages(str(path), gray=True) if data is None else load_bytes(
+        data, str(path), gray=True)
+    image = next(pages).image
     gray = np.asarray(to_gray(image), np.uint8) if image.ndim == 3 else image
     (field,) = segment_cell(gray, SegmentOptions())
     if not field.segments:
@@ -129,11 +131,12 @@ def load_set(rows: list[tuple[Path, str]], alphabet: str, say: Say
         if any(ch not in alphabet for ch in text):
             skipped_label += 1
             continue
-        crop = cut_crop(path)
+        data = path.read_bytes()  # once: hashed and decoded
+        crop = cut_crop(path, data)
         if crop is None or min(crop.shape) < 4:
             skipped_blank += 1
             continue
-        digest.update(path.name.encode() + b"\0" + text.encode() + b"\0" + path.read_bytes())
+        digest.update(path.name.encode() + b"\0" + text.encode() + b"\0" + data)
         crops.append(crop)
         labels.append(text)
     if skipped_label:
