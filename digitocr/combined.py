@@ -136,9 +136,10 @@ def string_amount_value(check: Field, digits: str, read: Field | None = None) ->
     """An amount's value from the string reader's ``digits`` placed into the separators the
     per-digit ``check`` saw, where every choice of them agrees (``amounts.agreed_value``: some
     may be strays). When the check read the same digits (or as many, and there is no
-    ``read`` to place them by), the marks go where the check has them; else, given the string reader's field ``read`` (its digits' spans on the page), each
-    mark goes between the digits either side of its centre. None when neither places them (a
-    misplaced decimal mark costs a hundredfold)."""
+    ``read`` to place them by), the marks go where the check has them; else, given the string
+    reader's field ``read`` (its digits' spans on the page), each mark goes between the digits
+    either side of its centre. None when neither places them (a misplaced decimal mark costs a
+    hundredfold)."""
     tokens = [g.label for g in check.glyphs]
     if not digits.isdigit():
         return None
@@ -208,6 +209,26 @@ def glyph_disagreements(image: np.ndarray, fields: list[Field], found: list[Fiel
     return out
 
 
+def read_alternatives(image: np.ndarray, f: FieldCrops, strings: StringReader,
+                      digits: Classifier, opts: ReadOptions
+                      ) -> tuple[FieldCrops, StringReading, Field] | None:
+    """The first of a cut cell's other groups of ink (``FieldCrops.alternatives``) that the
+    string reader reads as characters: that group, its reading and the per-digit check's."""
+    from .fields import classify_fields
+
+    alts = [a for a in f.alternatives if _field_box(a) is not None]
+    crops = []
+    for a in alts:
+        x, y, w, h = a.bbox
+        crops.append(image[y : y + h, x : x + w])
+    for a, r in zip(alts, strings.read_detailed(crops, polarity=opts.polarity) if crops else [],
+                    strict=True):
+        if r.text:
+            a = replace(a, name=f.name, rules=f.rules, style=f.style, row=f.row, col=f.col)
+            return a, r, classify_fields([a], digits, opts)[0]
+    return None
+
+
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
     """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
     from .fields import classify_fields, find_fields
@@ -227,7 +248,14 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
             crops.append(image[y : y + h, x : x + w])
     readings = strings.read_detailed(crops, polarity=opts.polarity) if crops else []
     out = list(per_digit)
-    for (i, box), r in zip(todo, readings, strict=True):
+    for k, ((i, box), r) in enumerate(zip(todo, readings, strict=True)):
+        if not r.text and found[i].alternatives:
+            got = read_alternatives(image, found[i], strings, digits, opts)
+            if got is not None:  # the cell's writing is another group than the likeliest
+                found[i], r, check = got
+                box = found[i].bbox
+                per_digit[i] = replace(check, index=per_digit[i].index)
+                todo[k] = (i, box)
         check = per_digit[i]
         agree = r.text == check.text
         conf = reader.calibrated(r.confidence, agree)

@@ -192,3 +192,48 @@ def test_the_cells_module_is_kept_for_compatibility() -> None:
     from digitocr import cells
 
     assert cells.segment_cell is segment_cell and cells.clean_cell is clean_cell
+
+
+def noted_cell() -> np.ndarray:
+    """A ledger cell whose number sits below a note of two lines at the crop's top edge: the
+    note is the taller, inkier group, and the number small print beside it."""
+    img = np.full((210, 140), 235, np.uint8)
+    cv2.putText(img, "2 An", (40, 16), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.8, 20, 2)
+    cv2.putText(img, "20 d", (44, 44), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.8, 20, 2)
+    cv2.putText(img, "15", (60, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 0.6, 20, 2)
+    return img
+
+
+def test_a_cells_other_groups_of_ink_are_its_alternatives() -> None:
+    cell = clean_cell(noted_cell())
+    assert cell.box is not None and cell.box[1] <= 2  # the note, at the top edge
+    assert len(cell.others) == 1
+    x, y, w, h = cell.others[0]
+    assert 55 <= x and x + w <= 100 and 90 <= y and y + h <= 114  # the number
+    (f,) = segment_cell(noted_cell(), SegmentOptions())
+    assert [a.bbox[1] > 80 for a in f.alternatives] == [True]
+
+
+@pytest.mark.parametrize(("reads", "text", "review"), [("15", "15", False), ("", "", True)])
+def test_a_cell_whose_likeliest_group_reads_as_nothing_is_read_from_another(
+        monkeypatch: pytest.MonkeyPatch, reads: str, text: str, review: bool) -> None:
+    def per_digit(found: list[Any], classifier: Any, opts: Any) -> list[Field]:
+        return [Field(n, f.bbox, "15" if f.bbox[1] > 80 else "", 0.99, False, [], f.name)
+                for n, f in enumerate(found, start=1)]
+
+    class NoteBlind(FixedReader):  # reads no digit in the note, ``reads`` in anything lower
+        def read_detailed(self, crops: list[np.ndarray],
+                          polarity: str = "auto") -> list[StringReading]:
+            return [StringReading("" if c.shape[0] > 40 else self.text, self.confidence)
+                    for c in crops]
+
+    monkeypatch.setattr(fields, "classify_fields", per_digit)
+    reader = AutoReader()
+    reader.digits, reader.strings = object(), NoteBlind(reads)  # type: ignore[assignment]
+    (f,) = read_combined(noted_cell(), reader, pipeline.ReadOptions(layout="string",
+                                                                    min_confidence=0.9))
+    assert (f.text, f.needs_review) == (text, review)
+    assert (f.bbox[1] > 80) == bool(reads)  # the number's box when it was read from there
+    if reads:
+        assert f.confidence == pytest.approx(0.96)
+        assert [f.bbox[1] <= g.bbox[1] for g in f.glyphs] == [True] * len(f.glyphs)

@@ -11,7 +11,10 @@ printed text. Read as they are, those become confident ``1``s. Before any glyph 
    that thin however bent (a rule bowed by the scan);
 3. the remaining ink is grouped (components closer than ``SegmentRules.cell_gap`` heights) and the
    group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
-   edge. Everything else (printed captions, fragments of neighbours) is dropped.
+   edge. Everything else (printed captions, fragments of neighbours) is dropped from it; the
+   next likeliest groups (``SegmentRules.cell_alternatives``, small print included) are kept
+   as the field's alternatives, which ``--model auto`` reads in turn when the likeliest one
+   yields no digit (a register's number below a taller note).
 
 All sizes are in units of the estimated writing height ``wh``, so the rules hold at any
 resolution; they are the ``cell_*`` (and ``line_*``, ``frame_fill``) fields of ``SegmentRules``.
@@ -19,7 +22,7 @@ resolution; they are the ``cell_*`` (and ``line_*``, ``frame_fill``) fields of `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -40,6 +43,8 @@ class Cell:
     box: BBox | None
     #: the gray crop with everything but the writing painted paper-white
     gray: np.ndarray | None = None
+    #: the boxes of the other groups that could be the writing, likeliest first
+    others: list[BBox] = field(default_factory=list)
 
 
 def border_mask(gray: np.ndarray, rules: SegmentRules = RULES) -> np.ndarray:
@@ -182,20 +187,24 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = 
         wh = _writing_height(mask, rules) or wh
         mask = without_rule_remains(mask, lines, rules)
     mask = without_bent_rules(mask, wh, rules)
-    box, keep = _main_group(mask, wh, rules)
+    groups = _writing_groups(mask, wh, rules)
+    box, keep = groups[0] if groups else (None, np.zeros_like(mask))
     clean = gray
     if border.any():  # a reader of the gray would see the border's edge as a stroke
         clean = gray.copy()
         clean[border > 0] = int(np.percentile(
             gray, rules.cell_paper_bright if polarity == "bright" else rules.cell_paper))
-    return Cell(keep, ink, box, clean)
+    return Cell(keep, ink, box, clean, [b for b, _ in groups[1 : 1 + rules.cell_alternatives]])
 
 
-def cell_crop(cell: Cell, rules: SegmentRules = RULES) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """The cleaned gray round the writing (``rules.cell_pad`` heights of paper) and its offset."""
-    if cell.box is None or cell.gray is None:
+def cell_crop(cell: Cell, rules: SegmentRules = RULES, box: BBox | None = None
+              ) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """The cleaned gray round the writing (or round ``box``, one of ``cell.others``), with
+    ``rules.cell_pad`` heights of paper, and its offset."""
+    box = cell.box if box is None else box
+    if box is None or cell.gray is None:
         return None
-    x, y, w, h = cell.box
+    x, y, w, h = box
     pad = max(rules.cell_pad_min, round(rules.cell_pad * h))
     H, W = cell.gray.shape[:2]
     x0, y0 = max(0, x - pad), max(0, y - pad)
@@ -207,11 +216,23 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     """The whole image is one field: a cell's writing, read without border, rules, neighbours.
 
     The field's box is the writing's, with ``rules.cell_pad`` heights of paper round it (what
-    a whole-string reader should see); no writing gives an empty field over the whole image."""
+    a whole-string reader should see); no writing gives an empty field over the whole image.
+    The other groups of ink that could be the writing are the field's ``alternatives``."""
     h, w = image.shape[:2]
-    got = cell_crop(clean_cell(image, opts.polarity, opts.rules), opts.rules)
+    cell = clean_cell(image, opts.polarity, opts.rules)
+    got = cell_crop(cell, opts.rules)
     if got is None:
         return [FieldCrops((0, 0, w, h), [], kind="cell")]
+    main = _cell_field(got, opts)
+    for box in cell.others:
+        alt = cell_crop(cell, opts.rules, box)
+        if alt is not None:
+            main.alternatives.append(_cell_field(alt, opts))
+    return [main]
+
+
+def _cell_field(got: tuple[np.ndarray, tuple[int, int]], opts: SegmentOptions) -> FieldCrops:
+    """A cell's crop (and its offset in the cell) segmented as a string, in the cell's px."""
     sub, (dx, dy) = got
     (inner,) = segment_string(sub, opts)
     for seg in inner.segments:
@@ -219,7 +240,7 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
             for g in opt:
                 gx, gy, gw, gh = g.bbox
                 g.bbox = (gx + dx, gy + dy, gw, gh)
-    return [FieldCrops((dx, dy, sub.shape[1], sub.shape[0]), inner.segments, kind="cell")]
+    return FieldCrops((dx, dy, sub.shape[1], sub.shape[0]), inner.segments, kind="cell")
 
 
 def segment_page_or_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
@@ -256,12 +277,14 @@ def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: 
     return ids[keep] if keep.any() else ids
 
 
-def _main_group(mask: np.ndarray, wh: float, rules: SegmentRules) -> tuple[BBox | None, np.ndarray]:
-    """The group of components that is the cell's writing, and the mask of only that group."""
+def _writing_groups(mask: np.ndarray, wh: float, rules: SegmentRules
+                    ) -> list[tuple[BBox, np.ndarray]]:
+    """The groups of components that may be the cell's writing, likeliest first (tall, inky,
+    not cut by the crop's edge), each as its box and the mask of only that group."""
     h, w = mask.shape
     n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
-        return None, np.zeros_like(mask)
+        return []
     g = max(1, round(rules.cell_gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
     gn, glabels, _, _ = cc_stats(joined, 8)
@@ -273,8 +296,6 @@ def _main_group(mask: np.ndarray, wh: float, rules: SegmentRules) -> tuple[BBox 
             groups.append((ids, int(stats[ids, 0].min()), int(stats[ids, 1].min()),
                            int((stats[ids, 0] + stats[ids, 2]).max()),
                            int((stats[ids, 1] + stats[ids, 3]).max())))
-    if not groups:
-        return None, np.zeros_like(mask)
     # a strip across the whole crop, many times longer than wide, is a rule's remains
     groups = [grp for grp in groups
               if not (grp[2] <= 0 and grp[4] >= h and grp[4] - grp[2] >= rules.line_aspect
@@ -282,22 +303,25 @@ def _main_group(mask: np.ndarray, wh: float, rules: SegmentRules) -> tuple[BBox 
               and not (grp[1] <= 0 and grp[3] >= w and grp[3] - grp[1] >= rules.line_aspect
                        * (grp[4] - grp[2]))]
     if not groups:
-        return None, np.zeros_like(mask)
+        return []
     tallest = max(y1 - y0 for _, _, y0, _, y1 in groups)
-    best, best_score = None, 0.0
+    scored = []
     for ids, x0, y0, x1, y1 in groups:
-        if y1 - y0 < rules.cell_small * tallest:
-            continue
         score = float(stats[ids, 4].sum()) * (y1 - y0)
         if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:
             score *= rules.cell_edge_factor
-        if score > best_score:
-            best, best_score = ids, score
-    if best is None:
-        return None, np.zeros_like(mask)
-    ids = _without_cut_neighbours(best, stats, w, wh, rules)
-    keep = np.isin(labels, ids).astype(np.uint8)
-    ys, xs = np.nonzero(keep)
-    box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-           int(ys.max() - ys.min() + 1))
-    return box, keep
+        # small print is never the likeliest, but may be the writing when that reads as none
+        small = y1 - y0 < rules.cell_small * tallest
+        if score > 0:
+            scored.append((small, -score, ids))
+    scored.sort(key=lambda t: t[:2])  # stable: ties keep the groups' order
+    if not scored or scored[0][0]:
+        return []
+    out = []
+    for _, _, ids in scored:
+        ids = _without_cut_neighbours(ids, stats, w, wh, rules)
+        keep = np.isin(labels, ids).astype(np.uint8)
+        ys, xs = np.nonzero(keep)
+        out.append(((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
+                     int(ys.max() - ys.min() + 1)), keep))
+    return out

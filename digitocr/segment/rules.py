@@ -352,6 +352,9 @@ class SegmentRules:
     cell_edge_factor: float = 0.35
     #: fraction of the tallest group's height: a group lower than this is small print
     cell_small: float = 0.55
+    #: other groups kept as a cut cell's alternatives, read in turn when the likeliest one
+    #: yields no digit (0: none)
+    cell_alternatives: int = 2
     #: wh of paper round the writing's box when it is read
     cell_pad: float = 0.25
     #: px: ... and at least this

@@ -82,6 +82,9 @@ class FieldCrops:
     #: a table's cell: its row and column, from 1 (``segment.tables``); None off a table
     row: int | None = None
     col: int | None = None
+    #: a cut cell's other groups of ink, likeliest first (``segment.cells``): read in turn
+    #: when the main group yields no digit (a ledger cell's number below a note)
+    alternatives: list[FieldCrops] = field(default_factory=list)
 
 
 
