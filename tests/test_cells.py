@@ -209,7 +209,7 @@ def test_a_cells_other_groups_of_ink_are_its_alternatives() -> None:
     assert cell.box is not None and cell.box[1] <= 2  # the note, at the top edge
     assert len(cell.others) == 1
     x, y, w, h = cell.others[0]
-    assert 55 <= x and x + w <= 100 and 90 <= y and y + h <= 114  # the number
+    assert x >= 55 and x + w <= 100 and y >= 90 and y + h <= 114  # the number
     (f,) = segment_cell(noted_cell(), SegmentOptions())
     assert [a.bbox[1] > 80 for a in f.alternatives] == [True]
 

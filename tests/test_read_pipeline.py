@@ -105,25 +105,40 @@ def test_workers_keep_input_order(font_model: str, tmp_path: Path) -> None:
         "1", "22", "333", None, "4", "55", "6"]
 
 
-def test_forked_workers_get_their_share_of_opencvs_threads(font_model: str,
-                                                         tmp_path: Path) -> None:
-    import cv2
+def test_forked_workers_get_their_share_of_opencvs_threads(tmp_path: Path) -> None:
+    """Run in a fresh process: with TensorFlow imported (other tests train), the pool spawns."""
+    import subprocess
 
-    from digitocr.pool import default_workers
-
-    if "tensorflow" in sys.modules:  # the pool spawns its workers then, and they set their own
-        pytest.skip("TensorFlow is imported in this process: workers are spawned, not forked")
-    names = []
     for i, s in enumerate(["1", "22", "333"]):
         save_png(string_image(s), tmp_path / f"{i}.png")
-        names.append(str(tmp_path / f"{i}.png"))
-    before = cv2.getNumThreads()
-    seen: list[int] = []  # progress runs in this process while the workers are forked
-    pages = list(read(names, font_model, "string", workers=2,
-                      progress=lambda done, total, path: seen.append(cv2.getNumThreads())))
-    assert [p.fields[0].text for p in pages] == ["1", "22", "333"]
-    assert seen == [max(1, default_workers() // 2)] * 3
-    assert cv2.getNumThreads() == before  # given back once the pool is done
+    code = f"""
+import json, sys, cv2
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from read_helpers import FontPlugin, BACKEND
+from digitocr import plugins
+from digitocr.pipeline import read
+from digitocr.pool import default_workers
+plugins.register_plugin(FontPlugin(), name="test-font-classifier")
+d = {str(tmp_path / "m")!r}
+import os, pathlib
+pathlib.Path(d).mkdir()
+pathlib.Path(d, "metadata.json").write_text(json.dumps({{"backend": BACKEND, "config": {{}}}}))
+cv2.setNumThreads(2)
+seen = []
+names = [{", ".join(repr(str(tmp_path / f"{i}.png")) for i in range(3))}]
+pages = list(read(names, d, "string", workers=2,
+                  progress=lambda done, total, path: seen.append(cv2.getNumThreads())))
+print(json.dumps({{"texts": [p.fields[0].text for p in pages], "seen": seen,
+                  "after": cv2.getNumThreads(), "share": max(1, default_workers() // 2),
+                  "tf": "tensorflow" in sys.modules}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.splitlines()[-1])
+    assert got["texts"] == ["1", "22", "333"] and not got["tf"]
+    assert got["seen"] == [got["share"]] * 3  # the parent's count while the workers are forked
+    assert got["after"] == 2  # given back once the pool is done
 
 
 def test_template_fields_are_named(font_model: str, tmp_path: Path) -> None:
