@@ -211,9 +211,9 @@ def glyph_disagreements(image: np.ndarray, fields: list[Field], found: list[Fiel
 
 def read_alternatives(image: np.ndarray, f: FieldCrops, strings: StringReader,
                       digits: Classifier, opts: ReadOptions
-                      ) -> tuple[FieldCrops, StringReading, Field] | None:
-    """The first of a cut cell's other groups of ink (``FieldCrops.alternatives``) that the
-    string reader reads as characters: that group, its reading and the per-digit check's."""
+                      ) -> list[tuple[FieldCrops, StringReading, Field]]:
+    """A cut cell's other groups of ink (``FieldCrops.alternatives``, likeliest first) that
+    the string reader reads as characters: each group, its reading and the per-digit check's."""
     from .fields import classify_fields
 
     alts = [a for a in f.alternatives if _field_box(a) is not None]
@@ -221,19 +221,35 @@ def read_alternatives(image: np.ndarray, f: FieldCrops, strings: StringReader,
     for a in alts:
         x, y, w, h = a.bbox
         crops.append(image[y : y + h, x : x + w])
+    out = []
     for a, r in zip(alts, strings.read_detailed(crops, polarity=opts.polarity) if crops else [],
                     strict=True):
         if r.text:
             a = replace(a, name=f.name, rules=f.rules, style=f.style, row=f.row, col=f.col)
-            return a, r, classify_fields([a], digits, opts)[0]
-    return None
+            out.append((a, r, classify_fields([a], digits, opts)[0]))
+    return out
+
+
+def _string_field(reader: AutoReader, f: FieldCrops, box: tuple[int, int, int, int],
+                  r: StringReading, check: Field, opts: ReadOptions) -> Field:
+    """A cut cell's field from the string reader's reading ``r`` of ``box``, checked by the
+    per-digit reading ``check``: calibrated, flagged when it needs review."""
+    from .segment import AMOUNT
+    from .strings import field_from_reading
+
+    agree = r.text == check.text
+    conf = reader.calibrated(r.confidence, agree)
+    field = field_from_reading(check.index, f.bbox, f.name, StringReading(r.text, conf, r.chars),
+                               opts.min_confidence, glyph_box=box)
+    value = string_amount_value(check, r.text, field) if f.name == AMOUNT else None
+    review = review_reasons(conf, field.text, opts.min_confidence, amount=f.name == AMOUNT,
+                            value=value, agree=agree, cell=True)
+    return replace(field, needs_review=bool(review), value=value)
 
 
 def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
     """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
     from .fields import classify_fields, find_fields
-    from .segment import AMOUNT
-    from .strings import field_from_reading
 
     digits, strings = reader._members()
     found = find_fields(image, opts)
@@ -248,26 +264,17 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> lis
             crops.append(image[y : y + h, x : x + w])
     readings = strings.read_detailed(crops, polarity=opts.polarity) if crops else []
     out = list(per_digit)
-    for k, ((i, box), r) in enumerate(zip(todo, readings, strict=True)):
-        if not r.text and found[i].alternatives:
-            got = read_alternatives(image, found[i], strings, digits, opts)
-            if got is not None:  # the cell's writing is another group than the likeliest
-                found[i], r, check = got
-                box = found[i].bbox
-                per_digit[i] = replace(check, index=per_digit[i].index)
-                todo[k] = (i, box)
-        check = per_digit[i]
-        agree = r.text == check.text
-        conf = reader.calibrated(r.confidence, agree)
-        field = field_from_reading(check.index, found[i].bbox, found[i].name,
-                                   StringReading(r.text, conf, r.chars), opts.min_confidence,
-                                   glyph_box=box)
-        value = (string_amount_value(check, r.text, field) if found[i].name == AMOUNT
-                 else None)
-        review = review_reasons(conf, field.text, opts.min_confidence,
-                                amount=found[i].name == AMOUNT, value=value, agree=agree,
-                                cell=True)
-        out[i] = replace(field, needs_review=bool(review), value=value)
+    for (i, box), r in zip(todo, readings, strict=True):
+        out[i] = _string_field(reader, found[i], box, r, per_digit[i], opts)
+        if found[i].alternatives and (not r.text or out[i].needs_review):
+            # the cell's writing may be another group than the likeliest: an empty reading
+            # takes the first group read as characters, a doubtful one only a group read surely
+            for alt, r_alt, check in read_alternatives(image, found[i], strings, digits, opts):
+                got = _string_field(reader, alt, alt.bbox, r_alt,
+                                    replace(check, index=per_digit[i].index), opts)
+                if not r.text or not got.needs_review:
+                    found[i], out[i] = alt, got
+                    break
     for i, disagree in enumerate(glyph_disagreements(image, out, found, strings, opts)):
         if disagree:  # a digit the string reader reads otherwise: the field needs review
             conf = out[i].confidence * DISAGREE

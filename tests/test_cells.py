@@ -237,3 +237,26 @@ def test_a_cell_whose_likeliest_group_reads_as_nothing_is_read_from_another(
     if reads:
         assert f.confidence == pytest.approx(0.96)
         assert [f.bbox[1] <= g.bbox[1] for g in f.glyphs] == [True] * len(f.glyphs)
+
+
+@pytest.mark.parametrize(("alt_conf", "text"), [(0.96, "15"), (0.5, "4")])
+def test_a_doubtful_reading_gives_way_only_to_a_sure_one_from_another_group(
+        monkeypatch: pytest.MonkeyPatch, alt_conf: float, text: str) -> None:
+    """The likeliest group read as 4 at 0.6 (flagged): another group read as 15, confirmed
+    per digit and sure, is the cell's writing; read as unsurely, the first reading stays."""
+    def per_digit(found: list[Any], classifier: Any, opts: Any) -> list[Field]:
+        return [Field(n, f.bbox, "15" if f.bbox[1] > 80 else "4", 0.99, False, [], f.name)
+                for n, f in enumerate(found, start=1)]
+
+    class TwoGroups(FixedReader):
+        def read_detailed(self, crops: list[np.ndarray],
+                          polarity: str = "auto") -> list[StringReading]:
+            return [StringReading("4", 0.6) if c.shape[0] > 40 else StringReading("15", alt_conf)
+                    for c in crops]
+
+    monkeypatch.setattr(fields, "classify_fields", per_digit)
+    reader = AutoReader()
+    reader.digits, reader.strings = object(), TwoGroups()  # type: ignore[assignment]
+    (f,) = read_combined(noted_cell(), reader, pipeline.ReadOptions(layout="string",
+                                                                    min_confidence=0.9))
+    assert (f.text, f.needs_review) == (text, text == "4")

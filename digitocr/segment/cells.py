@@ -14,7 +14,7 @@ printed text. Read as they are, those become confident ``1``s. Before any glyph 
    edge. Everything else (printed captions, fragments of neighbours) is dropped from it; the
    next likeliest groups (``SegmentRules.cell_alternatives``, small print included) are kept
    as the field's alternatives, which ``--model auto`` reads in turn when the likeliest one
-   yields no digit (a register's number below a taller note).
+   yields no digit or a doubtful one (a register's number below a taller note).
 
 All sizes are in units of the estimated writing height ``wh``, so the rules hold at any
 resolution; they are the ``cell_*`` (and ``line_*``, ``frame_fill``) fields of ``SegmentRules``.

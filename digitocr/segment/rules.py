@@ -353,7 +353,7 @@ class SegmentRules:
     #: fraction of the tallest group's height: a group lower than this is small print
     cell_small: float = 0.55
     #: other groups kept as a cut cell's alternatives, read in turn when the likeliest one
-    #: yields no digit (0: none)
+    #: yields no digit, or one that needs review (0: none)
     cell_alternatives: int = 2
     #: wh of paper round the writing's box when it is read
     cell_pad: float = 0.25

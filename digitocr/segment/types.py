@@ -83,7 +83,8 @@ class FieldCrops:
     row: int | None = None
     col: int | None = None
     #: a cut cell's other groups of ink, likeliest first (``segment.cells``): read in turn
-    #: when the main group yields no digit (a ledger cell's number below a note)
+    #: when the main group yields no digit or a doubtful one (a ledger cell's number below a
+    #: note)
     alternatives: list[FieldCrops] = field(default_factory=list)
 
 
