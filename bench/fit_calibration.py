@@ -13,7 +13,10 @@ Platt scaling (``sigmoid(a * logit(p) + b)``, two parameters by logistic regress
 confidence to how often such readings are right. The review threshold stays the model's policy
 (``min_confidence`` 0.9: flag what is less than 90 % likely right, which calibrated
 confidences now mean); what it accepts on this set, and how many of those are wrong, is
-reported. ``--write`` stores the parameters in ``models/auto/metadata.json``. Scored
+reported. A reading the classifier does not confirm is flagged, unless its calibrated
+confidence reaches ``accept_disagree``: the lowest value on ``ACCEPT_GRID`` from which none of
+the disagreements on this set is wrong (none found: every disagreement stays flagged).
+``--write`` stores the parameters in ``models/auto/metadata.json``. Scored
 elsewhere, on sets never used here: ``bench/real.py`` and ``bench/trust_figures.py``
 (danish-rowid validation, ORAND test).
 """
@@ -30,6 +33,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+#: calibrated confidences tried as ``accept_disagree``, lowest first, and the fewest
+#: disagreements a value must accept on the set to be chosen
+ACCEPT_GRID = [round(0.9 + 0.005 * i, 3) for i in range(20)]
+ACCEPT_MIN = 30
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -74,7 +81,8 @@ def main() -> int:
                 if "-synth-" not in r["file"] and r["text"].isdigit()]
     auto_dir = REPO / "models" / "auto"
     meta = read_metadata(auto_dir)
-    options = {k: v for k, v in meta["config"].items() if k != "calibration"}
+    options = {k: v for k, v in meta["config"].items()
+               if k not in ("calibration", "accept_disagree")}
     reader = AutoReader.load(auto_dir, options)
     conf, agree, right = [], [], []
     pages = read([p for p, _ in rows], reader, min_confidence=0.0, workers=None)
@@ -94,9 +102,12 @@ def main() -> int:
     reader_cal = AutoReader(**{**options, "calibration": params})
     after = np.array([reader_cal.calibrated(float(p), bool(g)) for p, g in zip(c, a,
                                                                               strict=True)])
-    # what the review threshold accepts (disagreements are flagged in any case)
+    # the lowest confidence on the grid from which no disagreement this set holds is wrong
+    # (at least ACCEPT_MIN of them): there a disagreement alone is no reason for review
+    accept = next((t for t in ACCEPT_GRID
+                   if (sel := ~a & (after >= t)).sum() >= ACCEPT_MIN and r[sel].all()), None)
     threshold = float(options.get("min_confidence", 0.9))
-    keep = a & (after >= threshold)
+    keep = (a & (after >= threshold)) | (~a & (after >= (accept or 2.0)))
     report = {
         "set": str(args.folder), "crops": len(c), "agree": int(a.sum()),
         "right_when_agree": round(float(r[a].mean()), 4),
@@ -104,6 +115,8 @@ def main() -> int:
         "calibration": {k: [round(v, 4) for v in ab] for k, ab in params.items()},
         "ece_before": round(ece(before, r.astype(bool)), 4),
         "ece_after": round(ece(after, r.astype(bool)), 4),
+        "accept_disagree": accept,
+        "disagreements_accepted": int((~a & (after >= (accept or 2.0))).sum()),
         "min_confidence": threshold, "accepted": round(float(keep.mean()), 4),
         "wrong_among_accepted": round(float(np.mean(r[keep] == 0)), 4) if keep.any() else None,
     }
@@ -111,6 +124,8 @@ def main() -> int:
     assert math.isclose(platt(0.5, (1.0, 0.0)), 0.5)
     if args.write:
         meta["config"] = {**options, "calibration": report["calibration"]}
+        if accept is not None:
+            meta["config"]["accept_disagree"] = accept
         meta["calibration_fit"] = {k: v for k, v in report.items() if k != "calibration"}
         meta["calibration_fit"]["command"] = ("python bench/fit_calibration.py "
                                               f"{args.folder} --write")

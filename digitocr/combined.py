@@ -72,7 +72,9 @@ class AutoReader(StringReader):
     the digit classifier confirms (``agree``) and for those it does not (``disagree``), fitted
     on held-out real crops (``bench/fit_calibration.py``), so that a cell's confidence is the
     probability that it is right; without them, a disagreement keeps ``DISAGREE`` of its
-    confidence.
+    confidence. ``accept_disagree``: the calibrated confidence from which a disagreement is no
+    reason for review by itself (joined handwriting defeats the classifier's segmentation, not
+    the string reader); absent, every disagreement is flagged.
     """
 
     backend = "auto"
@@ -83,6 +85,13 @@ class AutoReader(StringReader):
         if not isinstance(cal, dict):
             return confidence if agree else confidence * DISAGREE
         return platt(confidence, cal["agree" if agree else "disagree"])
+
+    def accepts(self, calibrated: float) -> bool:
+        """Whether a string reading the digit classifier does not confirm needs no review for
+        that alone: its calibrated confidence is at least ``accept_disagree`` (fitted on held-out
+        crops, ``bench/fit_calibration.py``; absent: never)."""
+        accept = self.options.get("accept_disagree")
+        return accept is not None and calibrated >= float(accept)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -118,6 +127,11 @@ class AutoReader(StringReader):
                     for k in ("agree", "disagree"))):
             raise ModelError(f"{directory}: 'calibration' must give [a, b] numbers for "
                              "'agree' and 'disagree'")
+        accept = options.get("accept_disagree")
+        if accept is not None and not (isinstance(accept, (int, float))
+                                       and not isinstance(accept, bool) and 0 < accept <= 1):
+            raise ModelError(f"{directory}: 'accept_disagree' must be a number in (0, 1], "
+                             f"not {accept!r}")
         inst = cls(**options)
         inst.digits = load_model(str(options.get("digits", "cnn")))
         inst.strings = load_string_reader(str(options.get("strings", "crnn")))
@@ -243,7 +257,7 @@ def _string_field(reader: AutoReader, f: FieldCrops, box: tuple[int, int, int, i
                                opts.min_confidence, glyph_box=box)
     value = string_amount_value(check, r.text, field) if f.name == AMOUNT else None
     review = review_reasons(conf, field.text, opts.min_confidence, amount=f.name == AMOUNT,
-                            value=value, agree=agree, cell=True)
+                            value=value, agree=agree or reader.accepts(conf), cell=True)
     return replace(field, needs_review=bool(review), value=value)
 
 
