@@ -260,3 +260,21 @@ def test_a_doubtful_reading_gives_way_only_to_a_sure_one_from_another_group(
     (f,) = read_combined(noted_cell(), reader, pipeline.ReadOptions(layout="string",
                                                                     min_confidence=0.9))
     assert (f.text, f.needs_review) == (text, text == "4")
+
+
+def test_a_rule_broken_into_pieces_is_not_writing() -> None:
+    """A page's edge or faint column rule that the scan broke into pieces, too short and too
+    far apart to be a rule each, beside the number: taken out before the writing is grouped."""
+    img = np.full((182, 135), 235, np.uint8)
+    for y0, y1 in ((6, 57), (77, 92), (118, 157), (174, 182)):  # as a register scan has it
+        img[y0:y1, 70:73] = 40  # the broken line, close enough to join the digits' group
+    cv2.putText(img, "10", (86, 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.1, 30, 2)
+    cell = clean_cell(img)
+    assert cell.box is not None
+    x, y, _w, h = cell.box
+    assert x >= 80 and y >= 80 and h <= 40, cell.box  # the number alone
+    ones = np.full((182, 135), 235, np.uint8)
+    ones[60:90, 66:69] = 40  # a 1 above a 1, in one column: not across the crop
+    ones[100:130, 66:69] = 40
+    got = clean_cell(ones).box
+    assert got is not None and got[1] <= 62 and got[1] + got[3] >= 128

@@ -8,7 +8,8 @@ printed text. Read as they are, those become confident ``1``s. Before any glyph 
 2. long straight rules are taken out: vertical runs at least ``SegmentRules.cell_rule`` times the
    height of the tallest other writing, horizontal runs at least that times its height (an
    underline or a rule; strokes that cross one keep their pixels); then pieces that long and
-   that thin however bent (a rule bowed by the scan);
+   that thin however bent (a rule bowed by the scan), and thin upright pieces in one column
+   across most of the crop (a rule the scan broke into pieces too far apart to bridge);
 3. the remaining ink is grouped (components closer than ``SegmentRules.cell_gap`` heights) and the
    group that looks most like the cell's writing is kept: tall, inky, not cut by the crop's
    edge. Everything else (printed captions, fragments of neighbours) is dropped from it; the
@@ -158,6 +159,37 @@ def without_bent_rules(mask: np.ndarray, wh: float, rules: SegmentRules = RULES)
     return (mask & ~bent[labels]).astype(np.uint8) if bent.any() else mask
 
 
+def without_broken_rules(mask: np.ndarray, wh: float, rules: SegmentRules = RULES) -> np.ndarray:
+    """``mask`` without a vertical rule broken into pieces too short for ``rule_masks`` and too
+    far apart to bridge (a page's edge or a faint column rule in a scan): thin upright pieces
+    (no wider than a rule, ``rules.cell_broken_aspect`` times taller than wide) in one column,
+    at least two, across most of the crop (``rules.cell_span``) and covering
+    ``rules.cell_broken_cover`` of its height between them."""
+    n, labels, stats, _ = cc_stats(mask, 8)
+    if n <= 2:
+        return mask
+    h = mask.shape[0]
+    thick = max(rules.cell_rule_thick_min, round(rules.cell_rule_thick * wh))
+    x0, y0, w, hh = (stats[:, i] for i in range(4))
+    thin = np.flatnonzero((w <= thick) & (hh >= rules.cell_broken_aspect * w))
+    thin = thin[thin > 0]
+    drop: list[int] = []
+    for start in sorted(thin, key=lambda i: x0[i]):
+        col = [i for i in thin if x0[i] <= x0[start] + w[start] and x0[start] <= x0[i] + w[i]]
+        if len(col) < 2 or any(i in drop for i in col):
+            continue
+        covered = np.zeros(h, bool)
+        for i in col:
+            covered[y0[i] : y0[i] + hh[i]] = True
+        rows = np.flatnonzero(covered)
+        if (rows[-1] - rows[0] + 1 >= rules.cell_span * h
+                and covered.sum() >= rules.cell_broken_cover * h):
+            drop.extend(int(i) for i in col)
+    if not drop:
+        return mask
+    return (mask & ~np.isin(labels, drop)).astype(np.uint8)
+
+
 def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = RULES) -> Cell:
     """The cell's writing without border, rules and stray pieces, and the box round it."""
     gray = gray_u8(image)
@@ -186,7 +218,7 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = 
         mask = remove_rules(mask, lines, segment_rules=rules)
         wh = _writing_height(mask, rules) or wh
         mask = without_rule_remains(mask, lines, rules)
-    mask = without_bent_rules(mask, wh, rules)
+    mask = without_broken_rules(without_bent_rules(mask, wh, rules), wh, rules)
     groups = _writing_groups(mask, wh, rules)
     box, keep = groups[0] if groups else (None, np.zeros_like(mask))
     clean = gray
