@@ -368,9 +368,9 @@ class SegmentRules:
     line_aspect: float = 12.0
     #: fraction of the crop's height or width: a piece spanning this much is "across" it
     cell_span: float = 0.8
-    #: a rule broken into pieces: each piece this many times taller than wide, and together
-    #: covering this share of the crop's height
+    #: a rule broken into pieces: each piece this many times taller than wide ...
     cell_broken_aspect: float = 3.0
+    #: ... and the pieces together covering this share of the crop's height
     cell_broken_cover: float = 0.4
     #: a piece across most of the crop that fills less than this share of its box is rules
     frame_fill: float = 0.08
