@@ -106,8 +106,9 @@ def main() -> int:
     # (at least ACCEPT_MIN of them): there a disagreement alone is no reason for review
     accept = next((t for t in ACCEPT_GRID
                    if (sel := ~a & (after >= t)).sum() >= ACCEPT_MIN and r[sel].all()), None)
+    taken = ~a & (after >= accept) if accept is not None else np.zeros_like(a)
     threshold = float(options.get("min_confidence", 0.9))
-    keep = (a & (after >= threshold)) | (~a & (after >= (accept or 2.0)))
+    keep = (a & (after >= threshold)) | taken
     report = {
         "set": str(args.folder), "crops": len(c), "agree": int(a.sum()),
         "right_when_agree": round(float(r[a].mean()), 4),
@@ -116,7 +117,7 @@ def main() -> int:
         "ece_before": round(ece(before, r.astype(bool)), 4),
         "ece_after": round(ece(after, r.astype(bool)), 4),
         "accept_disagree": accept,
-        "disagreements_accepted": int((~a & (after >= (accept or 2.0))).sum()),
+        "disagreements_accepted": int(taken.sum()),
         "min_confidence": threshold, "accepted": round(float(keep.mean()), 4),
         "wrong_among_accepted": round(float(np.mean(r[keep] == 0)), 4) if keep.any() else None,
     }

@@ -230,18 +230,13 @@ def read_alternatives(image: np.ndarray, f: FieldCrops, strings: StringReader,
     the string reader reads as characters: each group, its reading and the per-digit check's."""
     from .fields import classify_fields
 
-    alts = [a for a in f.alternatives if _field_box(a) is not None]
-    crops = []
-    for a in alts:
-        x, y, w, h = a.bbox
-        crops.append(image[y : y + h, x : x + w])
-    out = []
-    for a, r in zip(alts, strings.read_detailed(crops, polarity=opts.polarity) if crops else [],
-                    strict=True):
-        if r.text:
-            a = replace(a, name=f.name, rules=f.rules, style=f.style, row=f.row, col=f.col)
-            out.append((a, r, classify_fields([a], digits, opts)[0]))
-    return out
+    alts = [(a, box) for a in f.alternatives if (box := _field_box(a)) is not None]
+    crops = [image[y : y + h, x : x + w] for _, (x, y, w, h) in alts]
+    readings = strings.read_detailed(crops, polarity=opts.polarity) if crops else []
+    read = [(replace(a, name=f.name, rules=f.rules, style=f.style, row=f.row, col=f.col), r)
+            for (a, _), r in zip(alts, readings, strict=True) if r.text]
+    checks = classify_fields([a for a, _ in read], digits, opts) if read else []
+    return [(a, r, check) for (a, r), check in zip(read, checks, strict=True)]
 
 
 def _string_field(reader: AutoReader, f: FieldCrops, box: tuple[int, int, int, int],

@@ -219,14 +219,14 @@ def clean_cell(image: np.ndarray, polarity: str = "auto", rules: SegmentRules = 
         wh = _writing_height(mask, rules) or wh
         mask = without_rule_remains(mask, lines, rules)
     mask = without_broken_rules(without_bent_rules(mask, wh, rules), wh, rules)
-    groups = _writing_groups(mask, wh, rules)
-    box, keep = groups[0] if groups else (None, np.zeros_like(mask))
+    boxes, keep = _writing_groups(mask, wh, rules)
+    box = boxes[0] if boxes else None
     clean = gray
     if border.any():  # a reader of the gray would see the border's edge as a stroke
         clean = gray.copy()
         clean[border > 0] = int(np.percentile(
             gray, rules.cell_paper_bright if polarity == "bright" else rules.cell_paper))
-    return Cell(keep, ink, box, clean, [b for b, _ in groups[1 : 1 + rules.cell_alternatives]])
+    return Cell(keep, ink, box, clean, boxes[1:])
 
 
 def cell_crop(cell: Cell, rules: SegmentRules = RULES, box: BBox | None = None
@@ -310,13 +310,14 @@ def _without_cut_neighbours(ids: np.ndarray, stats: np.ndarray, width: int, wh: 
 
 
 def _writing_groups(mask: np.ndarray, wh: float, rules: SegmentRules
-                    ) -> list[tuple[BBox, np.ndarray]]:
-    """The groups of components that may be the cell's writing, likeliest first (tall, inky,
-    not cut by the crop's edge), each as its box and the mask of only that group."""
+                    ) -> tuple[list[BBox], np.ndarray]:
+    """The boxes of the groups of components that may be the cell's writing, likeliest first
+    (tall, inky, not cut by the crop's edge; ``rules.cell_alternatives`` after the first),
+    and the mask of only the likeliest (no group: no box, an empty mask)."""
     h, w = mask.shape
     n, labels, stats, _ = cc_stats(mask, 8)
     if n <= 1:
-        return []
+        return [], np.zeros_like(mask)
     g = max(1, round(rules.cell_gap * wh))
     joined = cv2.dilate(mask, np.ones((max(1, g // 2) * 2 + 1, g * 2 + 1), np.uint8))
     gn, glabels, _, _ = cc_stats(joined, 8)
@@ -335,7 +336,7 @@ def _writing_groups(mask: np.ndarray, wh: float, rules: SegmentRules
               and not (grp[1] <= 0 and grp[3] >= w and grp[3] - grp[1] >= rules.line_aspect
                        * (grp[4] - grp[2]))]
     if not groups:
-        return []
+        return [], np.zeros_like(mask)
     tallest = max(y1 - y0 for _, _, y0, _, y1 in groups)
     scored = []
     for ids, x0, y0, x1, y1 in groups:
@@ -348,12 +349,12 @@ def _writing_groups(mask: np.ndarray, wh: float, rules: SegmentRules
             scored.append((small, -score, ids))
     scored.sort(key=lambda t: t[:2])  # stable: ties keep the groups' order
     if not scored or scored[0][0]:
-        return []
-    out = []
-    for _, _, ids in scored:
-        ids = _without_cut_neighbours(ids, stats, w, wh, rules)
-        keep = np.isin(labels, ids).astype(np.uint8)
-        ys, xs = np.nonzero(keep)
-        out.append(((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                     int(ys.max() - ys.min() + 1)), keep))
-    return out
+        return [], np.zeros_like(mask)
+    kept = [_without_cut_neighbours(ids, stats, w, wh, rules)
+            for _, _, ids in scored[: 1 + rules.cell_alternatives]]
+    boxes = []
+    for ids in kept:  # the union of the components' (tight) boxes
+        x0, y0 = int(stats[ids, 0].min()), int(stats[ids, 1].min())
+        boxes.append((x0, y0, int((stats[ids, 0] + stats[ids, 2]).max()) - x0,
+                      int((stats[ids, 1] + stats[ids, 3]).max()) - y0))
+    return boxes, np.isin(labels, kept[0]).astype(np.uint8)
