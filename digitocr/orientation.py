@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from .results import BBox, PageResult
-from .segment.components import joined_groups
+from .segment.components import cc_stats, joined_groups
 from .segment.ink import percentile_u8
 
 
@@ -42,7 +42,8 @@ from .segment.ink import percentile_u8
 class OrientationRules:
     """Every threshold of ``estimate``; lengths in pixels are at the working resolution."""
 
-    #: the page is shrunk so that its longer side is at most this (speed; text stays legible)
+    #: the page is shrunk by the whole factor that brings its longer side nearest this (speed;
+    #: text stays legible)
     max_side: int = 2200
     #: images whose shorter side is below this are crops, not pages: never turned
     min_side: int = 300
@@ -150,9 +151,9 @@ def ink_mask(image: np.ndarray, rules: OrientationRules = RULES) -> np.ndarray:
         span = float(np.ptp(g)) or 1.0
         gray = ((g - g.min()) * (255.0 / span)).astype(np.uint8)
     h, w = gray.shape
-    scale = min(1.0, rules.max_side / max(h, w))
-    if scale < 1.0:
-        gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+    f = max(1, round(max(h, w) / rules.max_side))
+    if f > 1:  # a whole factor: OpenCV's fast area average (a fraction takes 50x as long)
+        gray = cv2.resize(gray[: h - h % f, : w - w % f], (w // f, h // f),
                           interpolation=cv2.INTER_AREA)
     # darkness against the paper around it (a max filter wipes out strokes narrower than
     # the window): uneven light and tinted paper drop out
@@ -240,7 +241,7 @@ def estimate(image: np.ndarray, rules: OrientationRules = RULES) -> Estimate:
     if arr.ndim < 2 or min(arr.shape[:2]) < rules.min_side:
         return UPRIGHT
     mask = without_rules(ink_mask(arr, rules), rules)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    _, _, stats, _ = cc_stats(mask, 8)  # OpenCV's own statistics pass is 4x slower on ink
     stats = stats[1:, :4].astype(np.int64)
     if len(stats) > rules.max_components:
         return UPRIGHT

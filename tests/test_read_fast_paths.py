@@ -19,6 +19,8 @@ from digitocr.cli import cli
 from digitocr.io import load_pages
 from digitocr.pipeline import read
 from digitocr.segment import cc_stats
+from digitocr.segment.ink import binarise
+from digitocr.segment.types import RULES
 
 __all__ = ["font_model"]
 
@@ -35,7 +37,7 @@ def test_cc_stats_matches_opencv(density: float, connectivity: int,
     assert m == n
     assert (ours == labels).all()
     assert (ostats[1:] == stats[1:]).all()
-    assert np.allclose(ocents[1:], cents[1:])
+    assert (ocents[1:] == cents[1:]).all()  # the same sums divided the same way
 
 
 def test_cc_stats_empty_and_full() -> None:
@@ -43,6 +45,22 @@ def test_cc_stats_empty_and_full() -> None:
         n, _, stats, _ = cc_stats(mask)
         assert n == cv2.connectedComponents(mask)[0]
         assert stats[0, 2:4].tolist() == [300, 400]
+
+
+def test_binarise_is_hysteresis() -> None:
+    """Weak ink is kept exactly where its component holds strong ink (the plain definition)."""
+    rng = np.random.default_rng(5)
+    ink = np.zeros((600, 400), np.float32)  # blobs of every darkness, faint ones round strong
+    ys, xs = rng.integers(0, 600, 400), rng.integers(0, 400, 400)
+    ink[ys, xs] = rng.uniform(0.05, 1.0, 400)
+    ink = np.clip(cv2.GaussianBlur(ink, (0, 0), 2.0) * 40, 0, 1).astype(np.float32)
+    b = binarise(ink)
+    weak = (ink > b.threshold * RULES.hysteresis).astype(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    strong_labels = np.unique(labels[ink > b.threshold])
+    expected = np.isin(labels, strong_labels[strong_labels > 0]).astype(np.uint8)
+    assert n > 50 and 0 < expected.sum() < weak.sum()  # a real test: some weak ink goes
+    assert b.mask.dtype == np.uint8 and (b.mask == expected).all()
 
 
 def test_gray_decoding_of_jpeg(tmp_path: Path) -> None:

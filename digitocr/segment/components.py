@@ -13,20 +13,20 @@ from .types import RULES, BBox, GlyphCrop, SegmentRules
 
 def cc_stats(mask: np.ndarray,
              connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """``cv2.connectedComponentsWithStats``, same labels, stats and centroids, faster on ink.
+    """``cv2.connectedComponentsWithStats``, same labels, stats and centroids, faster.
 
-    Ink is a few percent of a page, so on a sparse mask the statistics are gathered over
-    foreground pixels only (a third faster than OpenCV's pass over every pixel on a 9 Mpx
-    page); a dense mask (the space between rule lines) and small crops go to OpenCV's own.
-    Label 0 (the background) is reported as the whole image (with centroid (0, 0) on the sparse
-    path): no caller uses it.
+    OpenCV's labelling alone is several times faster than its pass that also gathers the
+    statistics; they are gathered here over the runs of one label along the rows (a few
+    thousand on a page, sparse ink or the dense space between rule lines alike): 3-4x faster
+    on a page. Small crops go to OpenCV's own. Label 0 (the background) is reported as the
+    whole image (with centroid (0, 0) on the runs path): no caller uses it.
     """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    fg = int(cv2.countNonZero(mask))
-    if mask.size < 100_000 or fg > mask.size // 4:
+    if mask.size < 100_000:
         n0, lab0, st0, ce0 = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
         st0[0, :4] = (0, 0, mask.shape[1], mask.shape[0])  # label 0: the whole image, as below
         return int(n0), lab0, st0, ce0
+    fg = int(cv2.countNonZero(mask))
     n, labels = cv2.connectedComponents(mask, connectivity=connectivity, ltype=cv2.CV_32S)
     h, w = mask.shape
     stats = np.zeros((n, 5), np.int32)
@@ -34,22 +34,41 @@ def cc_stats(mask: np.ndarray,
     stats[0] = (0, 0, w, h, mask.size - fg)
     if n <= 1:
         return n, labels, stats, cents
-    pts = cv2.findNonZero(mask).reshape(-1, 2).astype(np.int64)
-    xs, ys = pts[:, 0], pts[:, 1]
-    lab: np.ndarray = labels[ys, xs].astype(np.intp)
-    area = np.bincount(lab, minlength=n)
+    # by the runs of one label along the rows: a few thousand on a page, not every pixel
+    xs, ys, ends, lab = _label_runs(labels)
+    length = ends - xs
+    xsum, ysum = length * (xs + ends - 1) // 2, length * ys
+    area = np.bincount(lab, length, minlength=n).astype(np.int64)
     x0, y0 = np.full(n, w, np.int64), np.full(n, h, np.int64)
     x1, y1 = np.full(n, -1, np.int64), np.full(n, -1, np.int64)
     np.minimum.at(x0, lab, xs)
     np.minimum.at(y0, lab, ys)
-    np.maximum.at(x1, lab, xs)
+    np.maximum.at(x1, lab, ends - 1)
     np.maximum.at(y1, lab, ys)
     s = slice(1, None)
     stats[s, 0], stats[s, 1] = x0[s], y0[s]
     stats[s, 2], stats[s, 3], stats[s, 4] = x1[s] - x0[s] + 1, y1[s] - y0[s] + 1, area[s]
-    cents[s, 0] = np.bincount(lab, xs.astype(np.float64), minlength=n)[s] / area[s]
-    cents[s, 1] = np.bincount(lab, ys.astype(np.float64), minlength=n)[s] / area[s]
+    # sums of whole pixel coordinates (exact in float64), divided as OpenCV divides them
+    cents[s, 0] = np.bincount(lab, xsum.astype(np.float64), minlength=n)[s] / area[s]
+    cents[s, 1] = np.bincount(lab, ysum.astype(np.float64), minlength=n)[s] / area[s]
     return n, labels, stats, cents
+
+
+def _label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of one label along the rows of ``labels`` that are not background: each
+    run's first column, row, end column (exclusive) and label."""
+    h, w = labels.shape
+    change = np.empty((h, w), np.uint8)
+    change[:, 0] = 1
+    np.not_equal(labels[:, 1:], labels[:, :-1], out=change[:, 1:].view(bool))
+    pts = cv2.findNonZero(change).reshape(-1, 2).astype(np.int64)
+    xs, ys = pts[:, 0], pts[:, 1]
+    # a run ends where the next one starts, or at the end of its row
+    ends = np.append(xs[1:], w)
+    ends[np.append(ys[1:] != ys[:-1], True)] = w
+    lab = labels[ys, xs].astype(np.intp)
+    ink = lab > 0
+    return xs[ink], ys[ink], ends[ink], lab[ink]
 
 
 @dataclass

@@ -89,16 +89,17 @@ def binarise(ink: np.ndarray, floor: float | None = None, rules: SegmentRules = 
     u8 = (ink * 255).astype(np.uint8)
     otsu, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thr = max(float(otsu) / 255.0, floor)
-    strong = (ink > thr).astype(np.uint8)
     weak = (ink > thr * rules.hysteresis).astype(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
+    mask = np.zeros_like(weak)
     if n > 1:
+        # over the weak ink's pixels only (a few percent of a page), not the whole image
+        xs, ys = cv2.findNonZero(weak).reshape(-1, 2).T
+        lab = labels[ys, xs]
         has_strong = np.zeros(n, bool)
-        has_strong[np.unique(labels[strong > 0])] = True
-        has_strong[0] = False
-        mask = has_strong[labels].astype(np.uint8)
-    else:
-        mask = strong
+        has_strong[lab[ink[ys, xs] > thr]] = True
+        keep = has_strong[lab]
+        mask[ys[keep], xs[keep]] = 1
     return Ink(ink, mask, thr)
 
 
