@@ -99,7 +99,9 @@ def pil_to_array(im: Any) -> np.ndarray:
     from PIL import Image
 
     mode = im.mode
-    if mode in ("1", "L"):
+    if mode == "L":  # as it is: a convert would copy a page's pixels once more
+        return np.asarray(im, dtype=np.uint8)
+    if mode == "1":
         return np.asarray(im.convert("L"), dtype=np.uint8)
     if mode.startswith("I;16") or mode in ("I", "F"):
         a = np.asarray(im)
