@@ -168,9 +168,12 @@ def read_in_pool(files: list[str], model: str | Path | Reader, opts: ReadOptions
         raise
     finally:
         if cv_threads is not None:
-            import cv2
-
-            cv2.setNumThreads(cv_threads)
+            # the module already imported: a generator left unfinished is closed at exit,
+            # when an import fails
+            cv2 = sys.modules.get("cv2")
+            if cv2 is not None:
+                with contextlib.suppress(Exception):
+                    cv2.setNumThreads(cv_threads)
     pool.shutdown()
 
 

@@ -141,6 +141,34 @@ print(json.dumps({{"texts": [p.fields[0].text for p in pages], "seen": seen,
     assert got["after"] == 2  # given back once the pool is done
 
 
+def test_a_read_left_unfinished_ends_quietly(tmp_path: Path) -> None:
+    """An ETL loop that stops early (``zip`` with a shorter list) leaves ``read``'s generator
+    suspended; the interpreter closes it at exit, the pool with it, without a traceback."""
+    import subprocess
+
+    for i, s in enumerate(["1", "22", "333", "4"]):
+        save_png(string_image(s), tmp_path / f"{i}.png")
+    code = f"""
+import json, sys, pathlib
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from read_helpers import FontPlugin, BACKEND
+from digitocr import plugins
+from digitocr.pipeline import read
+plugins.register_plugin(FontPlugin(), name="test-font-classifier")
+d = pathlib.Path({str(tmp_path / "m")!r})
+d.mkdir()
+(d / "metadata.json").write_text(json.dumps({{"backend": BACKEND, "config": {{}}}}))
+names = [{", ".join(repr(str(tmp_path / f"{i}.png")) for i in range(4))}]
+pages = read(names, str(d), "string", workers=2)
+print([p.fields[0].text for _, p in zip(range(2), pages)])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[-1] == "['1', '22']"
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+
+
 def test_template_fields_are_named(font_model: str, tmp_path: Path) -> None:
     tmpl = tmp_path / "t.json"
     tmpl.write_text(json.dumps({"width": 900, "height": 520, "fields": [
