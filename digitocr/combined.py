@@ -256,12 +256,14 @@ def _string_field(reader: AutoReader, f: FieldCrops, box: tuple[int, int, int, i
     return replace(field, needs_review=bool(review), value=value)
 
 
-def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions) -> list[Field]:
-    """The fields of one page: cut cells by the string reader (checked), the rest per digit."""
+def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions,
+                found: list[FieldCrops] | None = None) -> list[Field]:
+    """The fields of one page: cut cells by the string reader (checked), the rest per digit
+    (``found``: the page's fields when they are segmented already)."""
     from .fields import classify_fields, find_fields
 
     digits, strings = reader._members()
-    found = find_fields(image, opts)
+    found = find_fields(image, opts) if found is None else found
     per_digit = classify_fields(found, digits, opts)
     todo: list[tuple[int, tuple[int, int, int, int]]] = []
     crops: list[np.ndarray] = []

@@ -23,6 +23,7 @@ from .segment.ink import ink_map
 if TYPE_CHECKING:
     from .backends import StringReader
     from .fields import ReadOptions
+    from .segment import FieldCrops
 
 HEIGHT = 32
 MAX_WIDTH = 256
@@ -151,8 +152,10 @@ def ctc_greedy(probs: np.ndarray, lengths: np.ndarray | None = None,
 # ------------------------------------------------------------------ fields for read
 
 
-def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> list[Field]:
-    """The fields of one page read by a string reader, in one batched call.
+def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions,
+                found: list[FieldCrops] | None = None) -> list[Field]:
+    """The fields of one page read by a string reader, in one batched call (``found``: the
+    page's fields when they are segmented already).
 
     ``--layout string`` (no template): the whole image is one field. Otherwise the layout's
     segmenter (or the template) finds the fields; each is read from the box round the ink its
@@ -167,7 +170,7 @@ def read_fields(image: np.ndarray, reader: StringReader, opts: ReadOptions) -> l
         boxes.append(((0, 0, w, h), None))
         crops.append(image)
     else:
-        for f in find_fields(image, opts):
+        for f in find_fields(image, opts) if found is None else found:
             boxes.append((f.bbox, f.name))
             glyphs = [g.bbox for seg in f.segments if seg.options for g in seg.options[0]]
             x, y, bw, bh = f.bbox

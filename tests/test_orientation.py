@@ -138,3 +138,25 @@ def test_percentile_u8_is_numpys(shape: tuple[int, int], q: float) -> None:
         assert percentile_u8(img, q) == pytest.approx(float(np.percentile(img, q)), abs=1e-9)
         view = np.asarray(img)[:, ::2]  # not contiguous
         assert percentile_u8(view, q) == pytest.approx(float(np.percentile(view, q)), abs=1e-9)
+
+
+@pytest.mark.parametrize("model", ["auto", "cnn"])
+def test_upside_down_cheque_is_turned_by_its_layout(model: str, tmp_path: Path) -> None:
+    """The sample cheque has too little lowercase print for the text's way up; upside down its
+    amount is found only turned back (``readpages._cheque_way_up``), in either reading path."""
+    (page,) = load_pages(str(SAMPLES / "cheque.jpg"))
+    h, w = page.image.shape[:2]
+    assert not orientation.estimate(turned(page.image, 180)).confident  # the text cannot tell
+    save_png(turned(page.image, 180), tmp_path / "down.png")
+    (up,) = read([SAMPLES / "cheque.jpg"], model, layout="cheque")
+    (down,) = read([tmp_path / "down.png"], model, layout="cheque")
+    (blind,) = read([tmp_path / "down.png"], model, layout="cheque", orientation=False)
+    assert up.orientation == 0 and down.orientation == 180 and down.warning is None
+    assert [f.name for f in up.fields] == ["amount"] and up.fields[0].text == "8530"
+    assert [(f.name, f.text, f.value, f.needs_review) for f in down.fields] == [
+        (f.name, f.text, f.value, f.needs_review) for f in up.fields]
+    # turned back, the analysis image is shrunk from the other corner: nearly the same crop
+    assert down.fields[0].confidence == pytest.approx(up.fields[0].confidence, abs=0.01)
+    assert [f.bbox for f in down.fields] == [
+        orientation.box_back(f.bbox, 180, w, h) for f in up.fields]
+    assert [f.text for f in blind.fields] != ["8530"]  # read as given, it is not the amount
