@@ -20,6 +20,7 @@ def read_batch(
     workers: int | None, template: str | None, annotate: str | None, dpi: int, polarity: str,
     deskew: bool, max_pixels: int, timeout_per_file: float, quiet: bool,
     rules: str | None, debug: bool, include_printed: bool = False,
+    full_resolution: bool = False,
 ) -> int:
     """``digitocr read``'s run, from its options: the number of files that failed (each has an
     error record). A bad combination of options is a ``click.UsageError``, before any file is
@@ -103,7 +104,7 @@ def read_batch(
         min_confidence=min_confidence, template=tmpl, annotate=annotate, dpi=dpi,
         polarity=polarity, deskew=deskew, max_pixels=max_pixels, progress=progress,
         timeout_per_file=timeout_per_file or None, rules=seg_rules,
-        include_printed=include_printed)
+        include_printed=include_printed, full_resolution=full_resolution)
     with stop_on_signals(), contextlib.ExitStack() as stack:
         if debug:
             options["explain"] = True

@@ -347,6 +347,9 @@ def eda(
 @click.option("--include-printed", is_flag=True,
               help="Read printed fields too (a table's columns of printed row numbers and "
               "names, style printed); by default only handwriting is read.")
+@click.option("--full-resolution", is_flag=True,
+              help="Read large pages (over twice 150 dpi A4) at full resolution, not reduced "
+              "to about 150 dpi (slower; boxes are in the page's pixels either way).")
 def read(paths: tuple[str, ...], **options: Any) -> None:
     """Read handwritten digits from images and PDFs (a folder reads every file in it)."""
     from .batch import read_batch

@@ -133,6 +133,7 @@ def read(
     orientation: bool = True,
     rules: SegmentRules | str | Path | None = None,
     include_printed: bool = False,
+    full_resolution: bool = False,
     chunk_files: int | None = None,
     in_flight: int | None = None,
     threads: int = 1,
@@ -158,7 +159,8 @@ def read(
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
                         orientation=orientation, annotate_root=_common_folder(files),
-                        rules=rules, include_printed=include_printed)
+                        rules=rules, include_printed=include_printed,
+                        full_resolution=full_resolution)
     if not files:
         return
     from .plugins import worker_plugins

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .errors import InputError
-from .pages import MAX_PIXELS, Page
+from .pages import MAX_PIXELS, Page, reduction
 
 #: set (to 1) by ``read -q``: decoders' own warnings are silenced, in workers too
 QUIET_ENV = "DIGITOCR_QUIET"
@@ -58,8 +58,10 @@ def loaded_libtiffs() -> list[str]:
 
 
 def image_pages(fh: BinaryIO, name: str, *, max_pixels: int,
-                gray: bool = False) -> Iterator[Page]:
-    """The pages of an image file open in ``fh``, each checked against ``max_pixels``."""
+                gray: bool = False, reduce_side: int | None = None) -> Iterator[Page]:
+    """The pages of an image file open in ``fh``, each checked against ``max_pixels``;
+    ``reduce_side``: a JPEG read gray is decoded reduced (``pages.reduction``) where its
+    decoder can (by 2, 4 or 8, in the DCT: no full-size image made)."""
     from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # we check the size ourselves, with our own message
@@ -84,14 +86,20 @@ def image_pages(fh: BinaryIO, name: str, *, max_pixels: int,
                 )
             if w == 0 or h == 0:
                 raise InputError(f"{name}: page {i + 1} has no pixels")
+            f = reduction(w, h, reduce_side) if gray and im.format == "JPEG" else 1
+            f = f if f in (2, 4, 8) else 1
             try:
-                if gray and im.format == "JPEG" and im.mode in ("RGB", "YCbCr"):
-                    im.draft("L", im.size)  # libjpeg hands over the luma plane: no colour work
+                if gray and im.format == "JPEG" and (im.mode in ("RGB", "YCbCr") or f > 1):
+                    # libjpeg hands over the luma plane (no colour work), scaled by f
+                    im.draft("L", (w // f, h // f))
                 im.load()
                 arr = pil_to_array(im)
             except (OSError, ValueError, SyntaxError, EOFError) as exc:
                 raise InputError(f"{name}: truncated or corrupt image data ({exc})") from exc
-            yield Page(name, i + 1, arr)
+            if f > 1 and arr.shape[1] * f >= w:  # the decoder reduced it as asked
+                yield Page(name, i + 1, arr, f, (w, h))
+            else:
+                yield Page(name, i + 1, arr)
 
 
 def pil_to_array(im: Any) -> np.ndarray:

@@ -62,19 +62,20 @@ def count_pages(path: str) -> int | None:
 
 def load_pages(
     path: str | Path, *, dpi: int = DEFAULT_DPI, max_pixels: int = MAX_PIXELS,
-    gray: bool = False, timeout: float | None = None,
+    gray: bool = False, timeout: float | None = None, reduce_side: int | None = None,
 ) -> Iterator[Page]:
     """Yield the pages of one file (``-`` reads stdin), decoding one page at a time.
 
     ``gray=True`` decodes straight to gray where the format allows it (JPEG's luma plane, PDF
     pages rendered gray): several times faster than decoding colour for a reader that only
     looks at gray, and a third of the memory. Other pages come out gray or RGB as usual.
+    ``reduce_side``: a gray JPEG page is decoded reduced (``images.image_pages``).
     """
     name = str(path)
     if name == STDIN:
         data = sys.stdin.buffer.read()
         yield from load_bytes(data, "<stdin>", dpi=dpi, max_pixels=max_pixels, gray=gray,
-                              timeout=timeout)
+                              timeout=timeout, reduce_side=reduce_side)
         return
     p = Path(name)
     check_path(name)
@@ -91,12 +92,13 @@ def load_pages(
                              timeout=timeout)
         return
     with p.open("rb") as fh:
-        yield from image_pages(fh, name, max_pixels=max_pixels, gray=gray)
+        yield from image_pages(fh, name, max_pixels=max_pixels, gray=gray,
+                               reduce_side=reduce_side)
 
 
 def load_bytes(data: bytes, name: str = "<bytes>", *, dpi: int = DEFAULT_DPI,
                max_pixels: int = MAX_PIXELS, gray: bool = False,
-               timeout: float | None = None) -> Iterator[Page]:
+               timeout: float | None = None, reduce_side: int | None = None) -> Iterator[Page]:
     """Yield the pages of a file's contents held in memory (an image or a PDF)."""
     if not data:
         raise InputError(f"{name}: empty input (0 bytes)")
@@ -110,7 +112,8 @@ def load_bytes(data: bytes, name: str = "<bytes>", *, dpi: int = DEFAULT_DPI,
         finally:
             os.unlink(tmp)
         return
-    yield from image_pages(io.BytesIO(data), name, max_pixels=max_pixels, gray=gray)
+    yield from image_pages(io.BytesIO(data), name, max_pixels=max_pixels, gray=gray,
+                           reduce_side=reduce_side)
 
 
 def _is_pdf_path(path: str) -> bool:

@@ -18,19 +18,44 @@ DEFAULT_DPI = 300
 
 @dataclass
 class Page:
-    """One decoded page: ``image`` is uint8 (H, W) gray or (H, W, 3) RGB; ``page`` is 1-based."""
+    """One decoded page: ``image`` is uint8 (H, W) gray or (H, W, 3) RGB; ``page`` is 1-based.
+    A page read reduced (``reduced``) keeps its size as decoded: boxes are reported in it."""
 
     file: str
     page: int
     image: np.ndarray
+    #: pixels of the page as decoded per pixel of ``image`` (1: the full resolution)
+    scale: int = 1
+    #: the page's (width, height) as decoded, when ``image`` is reduced
+    size: tuple[int, int] | None = None
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return self.size[0] if self.size else int(self.image.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return self.size[1] if self.size else int(self.image.shape[0])
+
+
+def reduction(width: int, height: int, side: int | None) -> int:
+    """The whole factor a page of ``width`` x ``height`` is read reduced by: its shorter side
+    stays at least ``side`` (1: none, for every page under twice that, or ``side`` None)."""
+    return max(1, min(width, height) // side) if side else 1
+
+
+def reduced(page: Page, side: int | None) -> Page:
+    """``page`` read at a whole fraction of its resolution (``reduction``), by area averaging;
+    a page already reduced (by its decoder) or too small is returned as it is."""
+    f = reduction(page.width, page.height, side)
+    if page.scale > 1 or f < 2:
+        return page
+    import cv2
+
+    h, w = page.image.shape[:2]
+    small = cv2.resize(page.image[: h - h % f, : w - w % f], (w // f, h // f),
+                       interpolation=cv2.INTER_AREA)
+    return Page(page.file, page.page, small, f, (w, h))
 
 
 

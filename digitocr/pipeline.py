@@ -30,6 +30,7 @@ from .backends import Classifier, Reader, StringReader
 from .fields import (
     GLYPH_BONUS,
     MAX_TEMPLATE_COORD,
+    READ_SIDE,
     ReadOptions,
     Template,
     TemplateField,
@@ -142,12 +143,14 @@ def read_options(
     rules: SegmentRules | str | Path | None = None,
     explain: bool = False,
     include_printed: bool = False,
+    full_resolution: bool = False,
 ) -> ReadOptions:
     """Checked ``ReadOptions`` from ``read``'s keywords: an unknown layout, a bad template or
     rules file fails here, before any file is read; the ``annotate`` folder is made.
     ``rules``: the segmentation rules (or a ``--rules`` JSON file of overrides); ``explain``
     keeps how each segment's reading was chosen (``Field.choices``); ``include_printed``
-    reads a table's printed columns too (``segment.tables``)."""
+    reads a table's printed columns too (``segment.tables``); ``full_resolution`` reads
+    large pages unreduced (``ReadOptions.read_side``)."""
     get_segmenter(layout)  # fail early on an unknown layout
     tmpl = template if isinstance(template, Template) or template is None else load_template(
         template)
@@ -163,7 +166,8 @@ def read_options(
                        annotate=ann, annotate_root=annotate_root if ann else "",
                        timeout=timeout_per_file or None, orientation=orientation,
                        segment=SegmentOptions(rules=_rules(rules)), explain=explain,
-                       include_printed=include_printed)
+                       include_printed=include_printed,
+                       read_side=None if full_resolution else READ_SIDE)
 
 
 def _rules(rules: SegmentRules | str | Path | None) -> SegmentRules:
@@ -191,6 +195,7 @@ def read(
     rules: SegmentRules | str | Path | None = None,
     explain: bool = False,
     include_printed: bool = False,
+    full_resolution: bool = False,
 ) -> Iterator[PageResult]:
     """Read digits from files (directories expand to their images and PDFs; ``-`` is stdin).
 
@@ -203,7 +208,8 @@ def read(
     tunes segmentation (``segment.SegmentRules``, or a JSON file of overrides). ``explain``
     logs each page's segment choices as it is yielded (``fields.log_choices``: the debug
     messages of logger ``digitocr.fields``; per-digit readings only). A table's printed
-    columns (row numbers, names) are left out unless ``include_printed``. Every record
+    columns (row numbers, names) are left out unless ``include_printed``. Pages over twice
+    150 dpi A4 are read reduced to about that, unless ``full_resolution``. Every record
     carries the run's ``provenance`` (digitocr's version, the model and its checksum, the
     layout).
     """
@@ -217,7 +223,8 @@ def read(
                         annotate=annotate, dpi=dpi, polarity=polarity, deskew=deskew,
                         max_pixels=max_pixels, timeout_per_file=timeout_per_file,
                         orientation=orientation, annotate_root=_common_folder(files),
-                        rules=rules, explain=explain, include_printed=include_printed)
+                        rules=rules, explain=explain, include_printed=include_printed,
+                        full_resolution=full_resolution)
     total = len(files)
     auto = workers is None
     workers = default_workers() if workers is None else workers

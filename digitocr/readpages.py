@@ -20,6 +20,7 @@ from .combined import read_fields as read_combined
 from .errors import DigitOCRError, InputError
 from .fields import ReadOptions, classify_fields, classify_pages, find_fields
 from .io import FileTimeout, Page, deadline, load_bytes, load_pages
+from .pages import reduced
 from .register import Registration
 from .results import Field, PageResult
 from .segment import FieldCrops
@@ -77,8 +78,32 @@ def _cheque_way_up(image: np.ndarray, est: orientation.Estimate, opts: ReadOptio
     return image, est, found
 
 
+def _read_side(opts: ReadOptions) -> int | None:
+    """The shorter side a large page is read reduced to (none with a template: its boxes are
+    in the reference page's pixels)."""
+    return opts.read_side if opts.template is None else None
+
+
+def _at_page_size(result: PageResult, scale: int, size: tuple[int, int] | None) -> PageResult:
+    """``result``, read off a page's image reduced by ``scale``, with its boxes in the page's
+    own pixels (``size``: its width and height)."""
+    if scale == 1 or size is None or result.error:
+        return result
+
+    def up(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return (b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale)
+
+    for fld in result.fields:
+        fld.bbox = up(fld.bbox)
+        for g in fld.glyphs:
+            g.bbox = up(g.bbox)
+    result.width, result.height = size
+    return result
+
+
 def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+    page = reduced(page, _read_side(opts))
     image, est = _upright(page, opts)
     image, est, found = _cheque_way_up(image, est, opts)
     image, reg = align(image, opts.template)  # onto the template's reference page, if it has one
@@ -93,13 +118,14 @@ def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
     else:
         fields = classify_fields(find_fields(image, opts) if found is None else found,
                                  classifier, opts)
+    h, w = page.image.shape[:2]
     result = orientation.restore(finish(
-        PageResult(page.file, page.page, page.width, page.height, fields), opts.template, reg,
+        PageResult(page.file, page.page, w, h, fields), opts.template, reg,
         opts.min_confidence), est)
     if opts.annotate is not None:
         annotate(page, result, opts.annotate, opts.annotate_root, opts.min_confidence,
                  opts.explain)
-    return result
+    return _at_page_size(result, page.scale, page.size)
 
 
 def read_image(image: np.ndarray, classifier: Reader, opts: ReadOptions | None = None,
@@ -120,7 +146,7 @@ def _pages(path: str, opts: ReadOptions, data: bytes | None = None
     """Decode the pages of one file (or of ``data``, its bytes, named ``path``), one at a time;
     what cannot be decoded is an error record."""
     kw: dict[str, Any] = {"dpi": opts.dpi, "max_pixels": opts.max_pixels, "gray": opts.gray,
-          "timeout": opts.timeout}
+          "timeout": opts.timeout, "reduce_side": _read_side(opts)}
     pages = load_pages(path, **kw) if data is None else load_bytes(data, path, **kw)
     n = 0
     name = "<stdin>" if path == "-" and data is None else path
@@ -199,6 +225,8 @@ class _Segmented:
     image: np.ndarray | None = None  # kept only for --annotate
     turn: orientation.Estimate = orientation.UPRIGHT
     reg: Registration | None = None  # how the page registered to the template
+    scale: int = 1  # read reduced by this (``pages.reduced``)
+    size: tuple[int, int] | None = None  # then the page's own (width, height)
 
 
 def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmented]:
@@ -207,14 +235,17 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
 
 
 def _segment_page(page: Page, opts: ReadOptions) -> PageResult | _Segmented:
+    page = reduced(page, _read_side(opts))
     image, est = _upright(page, opts)
     image, est, found = _cheque_way_up(image, est, opts)
     image, reg = align(image, opts.template)
     if reg is not None and not reg.ok:
         return unregistered(page.file, page.page, page.width, page.height, reg)
     keep = page.image if opts.annotate is not None else None
-    return _Segmented(page.file, page.page, page.width, page.height,
-                      find_fields(image, opts) if found is None else found, keep, est, reg)
+    h, w = page.image.shape[:2]
+    return _Segmented(page.file, page.page, w, h,
+                      find_fields(image, opts) if found is None else found, keep, est, reg,
+                      page.scale, page.size)
 
 
 def _crop_count(fields: list[FieldCrops]) -> int:
@@ -276,6 +307,7 @@ def _flush(held: list[PageResult | _Segmented | str], classifier: Classifier,
             if opts.annotate is not None and it.image is not None:
                 annotate(Page(it.file, it.page, it.image), result, opts.annotate,
                          opts.annotate_root, opts.min_confidence, opts.explain)
+            result = _at_page_size(result, it.scale, it.size)
         except DigitOCRError:
             raise
         except Exception as exc:

@@ -3,6 +3,7 @@ inference, batches across files, workers' default. Each must give what the plain
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,78 @@ def test_slash_left_out_of_text(font_model: str, tmp_path: Path) -> None:
     f = page.fields[0]
     assert f.text == "1205"
     assert [g.label for g in f.glyphs if g.kind == "separator"] == ["/"]
+
+
+def test_reduction_keeps_the_shorter_side_at_least_the_read_side() -> None:
+    from digitocr.pages import reduction
+
+    assert reduction(2480, 3508, 1240) == 2  # 300 dpi A4: read at 150 dpi
+    assert reduction(2479, 3508, 1240) == 1 and reduction(1240, 1754, 1240) == 1
+    assert reduction(4960, 7016, 1240) == 4 and reduction(3720, 5262, 1240) == 3
+    assert reduction(4960, 7016, None) == 1
+
+
+SAMPLE_FORM = Path(__file__).resolve().parent.parent / "samples" / "form-clean.png"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_large_page_is_read_reduced_with_boxes_in_its_own_pixels(suffix: str,
+                                                                   tmp_path: Path) -> None:
+    """The 150 dpi sample form blown up to 300 dpi (each pixel four): read reduced, it is the
+    sample again (PNG: area averaging undoes it exactly; JPEG: decoded at half size)."""
+    small = next(load_pages(SAMPLE_FORM, gray=True)).image
+    big = cv2.resize(small, (small.shape[1] * 2, small.shape[0] * 2),
+                     interpolation=cv2.INTER_NEAREST)
+    path = tmp_path / f"big{suffix}"
+    cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    page = next(load_pages(path, gray=True, reduce_side=1240))
+    assert (page.width, page.height) == (2480, 3508)
+    assert page.image.shape == ((1754, 1240) if suffix == ".jpg" else (3508, 2480))
+    (want,) = read([SAMPLE_FORM])
+    (got,) = read([path])
+    (full,) = read([path], full_resolution=True)
+    assert (got.width, got.height) == (full.width, full.height) == (2480, 3508)
+    assert [f.text for f in got.fields] == [f.text for f in want.fields]
+    if suffix == ".png":  # the very pixels of the sample: the same boxes, twice as large
+        assert [f.bbox for f in got.fields] == [tuple(2 * v for v in f.bbox)
+                                                for f in want.fields]
+        assert [f.confidence for f in got.fields] == [f.confidence for f in want.fields]
+    for a, b in zip(got.fields, full.fields, strict=True):  # boxes near the full read's
+        assert max(abs(u - v) for u, v in zip(a.bbox, b.bbox, strict=True)) <= 12
+
+
+def test_a_large_page_read_per_digit_in_batches_is_reduced_too(tmp_path: Path) -> None:
+    small = next(load_pages(SAMPLE_FORM, gray=True)).image
+    big = cv2.resize(small, (small.shape[1] * 2, small.shape[0] * 2),
+                     interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    (want,) = read([SAMPLE_FORM], "cnn")
+    (got,) = read([tmp_path / "big.png"], "cnn")  # readpages._segment_page and _flush
+    assert (got.width, got.height) == (2480, 3508) and got.fields
+    assert [(f.text, f.confidence) for f in got.fields] == [
+        (f.text, f.confidence) for f in want.fields]
+    assert [[g.bbox for g in f.glyphs] for f in got.fields] == [
+        [tuple(2 * v for v in g.bbox) for g in f.glyphs] for f in want.fields]
+
+
+def test_cli_full_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = next(load_pages(SAMPLE_FORM, gray=True)).image
+    cv2.imwrite(str(tmp_path / "big.png"), cv2.resize(
+        small, (small.shape[1] * 2, small.shape[0] * 2), interpolation=cv2.INTER_NEAREST))
+    sides: list[int | None] = []
+    real = readpages.reduced
+
+    def spy(page: Any, side: int | None) -> Any:
+        sides.append(side)
+        return real(page, side)
+
+    monkeypatch.setattr(readpages, "reduced", spy)
+    runner = CliRunner()
+    widths = []
+    for flag in ([], ["--full-resolution"]):
+        res = runner.invoke(cli, ["read", str(tmp_path / "big.png"), "--format", "json", *flag],
+                            catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        (page,) = json.loads(res.output)
+        widths.append((page["width"], page["height"]))
+    assert sides == [1240, None] and widths == [(2480, 3508)] * 2
