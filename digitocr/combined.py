@@ -229,8 +229,9 @@ def read_alternatives(image: np.ndarray, f: FieldCrops, strings: StringReader,
     """A cut cell's other groups of ink (``FieldCrops.alternatives``, likeliest first) that
     the string reader reads as characters: each group, its reading and the per-digit check's."""
     from .fields import classify_fields
+    from .segment.cells import alternatives_of
 
-    alts = [(a, box) for a in f.alternatives if (box := _field_box(a)) is not None]
+    alts = [(a, box) for a in alternatives_of(f) if (box := _field_box(a)) is not None]
     crops = [image[y : y + h, x : x + w] for _, (x, y, w, h) in alts]
     readings = strings.read_detailed(crops, polarity=opts.polarity) if crops else []
     read = [(replace(a, name=f.name, rules=f.rules, style=f.style, row=f.row, col=f.col), r)
@@ -277,7 +278,8 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions,
     out = list(per_digit)
     for (i, box), r in zip(todo, readings, strict=True):
         out[i] = _string_field(reader, found[i], box, r, per_digit[i], opts)
-        if found[i].alternatives and (not r.text or out[i].needs_review):
+        if (found[i].alternatives or found[i].unsegmented) and (
+                not r.text or out[i].needs_review):
             # the cell's writing may be another group than the likeliest: an empty reading
             # takes the first group read as characters, a doubtful one only a group read surely
             for alt, r_alt, check in read_alternatives(image, found[i], strings, digits, opts):

@@ -249,7 +249,8 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
 
     The field's box is the writing's, with ``rules.cell_pad`` heights of paper round it (what
     a whole-string reader should see); no writing gives an empty field over the whole image.
-    The other groups of ink that could be the writing are the field's ``alternatives``."""
+    The other groups of ink that could be the writing are the field's alternatives (their
+    crops, segmented when read: ``alternatives_of``)."""
     h, w = image.shape[:2]
     cell = clean_cell(image, opts.polarity, opts.rules)
     got = cell_crop(cell, opts.rules)
@@ -259,8 +260,17 @@ def segment_cell(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
     for box in cell.others:
         alt = cell_crop(cell, opts.rules, box)
         if alt is not None:
-            main.alternatives.append(_cell_field(alt, opts))
+            main.unsegmented.append((alt[0], alt[1], opts))
     return [main]
+
+
+def alternatives_of(f: FieldCrops) -> list[FieldCrops]:
+    """``f``'s alternatives (``FieldCrops.alternatives``), those ``segment_cell`` left
+    unsegmented segmented now, once."""
+    if f.unsegmented:
+        f.alternatives.extend(_cell_field((sub, off), opts) for sub, off, opts in f.unsegmented)
+        f.unsegmented = []
+    return f.alternatives
 
 
 def _cell_field(got: tuple[np.ndarray, tuple[int, int]], opts: SegmentOptions) -> FieldCrops:

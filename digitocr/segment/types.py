@@ -86,6 +86,11 @@ class FieldCrops:
     #: when the main group yields no digit or a doubtful one (a ledger cell's number below a
     #: note)
     alternatives: list[FieldCrops] = field(default_factory=list)
+    #: alternatives not segmented yet: each group's cleaned gray crop, its offset in the cell
+    #: and the options (``cells.alternatives_of`` segments them on first use: most cells never
+    #: need them)
+    unsegmented: list[tuple[np.ndarray, tuple[int, int], SegmentOptions]] = field(
+        default_factory=list, compare=False, repr=False)
 
 
 
