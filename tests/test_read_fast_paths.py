@@ -307,3 +307,20 @@ def test_cli_full_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         (page,) = json.loads(res.output)
         widths.append((page["width"], page["height"]))
     assert sides == [1240, None] and widths == [(2480, 3508)] * 2
+
+
+def test_a_large_page_turned_is_read_reduced_and_boxed_in_its_own_pixels(tmp_path: Path) -> None:
+    from digitocr import orientation
+
+    small = next(load_pages(SAMPLE_FORM, gray=True)).image
+    big = cv2.resize(small, (small.shape[1] * 2, small.shape[0] * 2),
+                     interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "up.png"), big)
+    cv2.imwrite(str(tmp_path / "down.png"), cv2.rotate(big, cv2.ROTATE_180))
+    up, down = read([tmp_path / "up.png", tmp_path / "down.png"])
+    assert up.orientation == 0 and down.orientation == 180
+    assert (down.width, down.height) == (2480, 3508)
+    assert [f.text for f in down.fields] == [f.text for f in up.fields]
+    for a, b in zip(up.fields, down.fields, strict=True):  # turned back, then scaled up
+        want = orientation.box_back(a.bbox, 180, 2480, 3508)
+        assert max(abs(u - v) for u, v in zip(b.bbox, want, strict=True)) <= 4
