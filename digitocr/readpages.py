@@ -54,8 +54,8 @@ def _cheque_way_up(image: np.ndarray, est: orientation.Estimate, opts: ReadOptio
     """A cheque whose way up its print did not settle (few lowercase letters on many): its
     layout settles it. A cheque segmented without a date, or turned sideways by the likelier
     way only, is segmented turned by 180 degrees too; the way that finds more of its amount
-    and date is read, and is then sure (an upright cheque's date comb or line is found on
-    every IDRBT scan, upside down on none). The image, the estimate and the fields found."""
+    and date is read, and is then sure (an upright cheque's date comb is found on every
+    IDRBT scan, upside down on none). The image, the estimate and the fields found."""
     if opts.layout != "cheque" or opts.template is not None or not opts.orientation or (
             est.confident):
         return image, est, None
@@ -90,14 +90,18 @@ def _at_page_size(result: PageResult, scale: int, size: tuple[int, int] | None) 
     if scale == 1 or size is None or result.error:
         return result
 
+    W, H = size
+
     def up(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        return (b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale)
+        # a decoder reducing by 2 rounds an odd side up: a box at the edge stays on the page
+        x, y = min(b[0] * scale, W - 1), min(b[1] * scale, H - 1)
+        return (x, y, max(0, min(b[2] * scale, W - x)), max(0, min(b[3] * scale, H - y)))
 
     for fld in result.fields:
         fld.bbox = up(fld.bbox)
         for g in fld.glyphs:
             g.bbox = up(g.bbox)
-    result.width, result.height = size
+    result.width, result.height = W, H
     return result
 
 
