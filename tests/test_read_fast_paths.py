@@ -324,3 +324,22 @@ def test_a_large_page_turned_is_read_reduced_and_boxed_in_its_own_pixels(tmp_pat
     for a, b in zip(up.fields, down.fields, strict=True):  # turned back, then scaled up
         want = orientation.box_back(a.bbox, 180, 2480, 3508)
         assert max(abs(u - v) for u, v in zip(b.bbox, want, strict=True)) <= 4
+
+
+def test_boxes_of_an_odd_sized_page_read_reduced_stay_on_it(tmp_path: Path) -> None:
+    from digitocr.results import Field, Glyph, PageResult
+
+    small = next(load_pages(SAMPLE_FORM, gray=True)).image
+    big = cv2.resize(small, (2481, 3509), interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(tmp_path / "odd.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    page = next(load_pages(tmp_path / "odd.jpg", gray=True, reduce_side=1240))
+    assert page.scale == 2 and page.image.shape == (1755, 1241)  # rounded up by the decoder
+    (got,) = read([tmp_path / "odd.jpg"])
+    assert (got.width, got.height) == (2481, 3509) and got.fields
+    # a field up to the reduced image's last column and row: scaled, it would overhang
+    edge = PageResult("odd.jpg", 1, 1241, 1755, [Field(1, (1200, 1700, 41, 55), "1", 0.9, False,
+                                                       [Glyph((1230, 1710, 11, 45), "1", 0.9)])])
+    readpages._at_page_size(edge, 2, (2481, 3509))
+    assert edge.fields[0].bbox == (2400, 3400, 81, 109)
+    assert edge.fields[0].glyphs[0].bbox == (2460, 3420, 21, 89)
+    assert (edge.width, edge.height) == (2481, 3509)
