@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .pages import shrink
 from .results import BBox, PageResult
 from .segment.components import cc_stats, joined_groups
 from .segment.ink import percentile_u8
@@ -151,10 +152,7 @@ def ink_mask(image: np.ndarray, rules: OrientationRules = RULES) -> np.ndarray:
         span = float(np.ptp(g)) or 1.0
         gray = ((g - g.min()) * (255.0 / span)).astype(np.uint8)
     h, w = gray.shape
-    f = max(1, round(max(h, w) / rules.max_side))
-    if f > 1:  # a whole factor: OpenCV's fast area average (a fraction takes 50x as long)
-        gray = cv2.resize(gray[: h - h % f, : w - w % f], (w // f, h // f),
-                          interpolation=cv2.INTER_AREA)
+    gray = shrink(gray, max(1, round(max(h, w) / rules.max_side)))
     # darkness against the paper around it (a max filter wipes out strokes narrower than
     # the window): uneven light and tinted paper drop out
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (rules.background, rules.background))

@@ -50,12 +50,19 @@ def reduced(page: Page, side: int | None) -> Page:
     f = reduction(page.width, page.height, side)
     if page.scale > 1 or f < 2:
         return page
+    return Page(page.file, page.page, shrink(page.image, f), f, (page.width, page.height))
+
+
+def shrink(image: np.ndarray, f: int) -> np.ndarray:
+    """``image`` reduced by the whole factor ``f`` by area averaging (the last ``f - 1`` rows
+    and columns at most left out): OpenCV's fast path, a fraction takes 50x as long."""
+    if f <= 1:
+        return image
     import cv2
 
-    h, w = page.image.shape[:2]
-    small = cv2.resize(page.image[: h - h % f, : w - w % f], (w // f, h // f),
-                       interpolation=cv2.INTER_AREA)
-    return Page(page.file, page.page, small, f, (w, h))
+    h, w = image.shape[:2]
+    return cv2.resize(image[: h - h % f, : w - w % f], (w // f, h // f),
+                      interpolation=cv2.INTER_AREA)
 
 
 
