@@ -105,14 +105,37 @@ def _at_page_size(result: PageResult, scale: int, size: tuple[int, int] | None) 
     return result
 
 
-def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
-    """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+@dataclass
+class _Ready:
+    """A decoded page made ready to segment: ``page`` (reduced, when it is large), the image
+    to read (turned upright, registered to the template), how it was turned and registered,
+    and its fields when the cheque check segmented it already."""
+
+    page: Page
+    image: np.ndarray
+    est: orientation.Estimate
+    reg: Registration | None
+    found: list[FieldCrops] | None
+
+
+def _ready(page: Page, opts: ReadOptions) -> _Ready | PageResult:
+    """``page`` reduced, turned upright and registered; a page that does not register to the
+    template is its record."""
     page = reduced(page, _read_side(opts))
     image, est = _upright(page, opts)
     image, est, found = _cheque_way_up(image, est, opts)
     image, reg = align(image, opts.template)  # onto the template's reference page, if it has one
     if reg is not None and not reg.ok:
         return unregistered(page.file, page.page, page.width, page.height, reg)
+    return _Ready(page, image, est, reg, found)
+
+
+def read_page(page: Page, classifier: Reader, opts: ReadOptions) -> PageResult:
+    """Segment, classify and assemble one decoded page (a string reader reads whole fields)."""
+    ready = _ready(page, opts)
+    if isinstance(ready, PageResult):
+        return ready
+    page, image, est, reg, found = ready.page, ready.image, ready.est, ready.reg, ready.found
     if isinstance(classifier, AutoReader):
         fields = read_combined(image, classifier, opts, found)
     elif isinstance(classifier, StringReader):
@@ -239,17 +262,14 @@ def _segment_file(path: str, opts: ReadOptions) -> Iterator[PageResult | _Segmen
 
 
 def _segment_page(page: Page, opts: ReadOptions) -> PageResult | _Segmented:
-    page = reduced(page, _read_side(opts))
-    image, est = _upright(page, opts)
-    image, est, found = _cheque_way_up(image, est, opts)
-    image, reg = align(image, opts.template)
-    if reg is not None and not reg.ok:
-        return unregistered(page.file, page.page, page.width, page.height, reg)
-    keep = page.image if opts.annotate is not None else None
-    h, w = page.image.shape[:2]
-    return _Segmented(page.file, page.page, w, h,
-                      find_fields(image, opts) if found is None else found, keep, est, reg,
-                      page.scale, page.size)
+    ready = _ready(page, opts)
+    if isinstance(ready, PageResult):
+        return ready
+    p = ready.page
+    keep = p.image if opts.annotate is not None else None
+    h, w = p.image.shape[:2]
+    fields = find_fields(ready.image, opts) if ready.found is None else ready.found
+    return _Segmented(p.file, p.page, w, h, fields, keep, ready.est, ready.reg, p.scale, p.size)
 
 
 def _crop_count(fields: list[FieldCrops]) -> int:
