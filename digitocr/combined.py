@@ -278,10 +278,10 @@ def read_fields(image: np.ndarray, reader: AutoReader, opts: ReadOptions,
     out = list(per_digit)
     for (i, box), r in zip(todo, readings, strict=True):
         out[i] = _string_field(reader, found[i], box, r, per_digit[i], opts)
-        if (found[i].alternatives or found[i].unsegmented) and (
-                not r.text or out[i].needs_review):
+        if not r.text or out[i].needs_review:
             # the cell's writing may be another group than the likeliest: an empty reading
             # takes the first group read as characters, a doubtful one only a group read surely
+            # (a cell without other groups has none to read: read_alternatives gives [])
             for alt, r_alt, check in read_alternatives(image, found[i], strings, digits, opts):
                 got = _string_field(reader, alt, alt.bbox, r_alt,
                                     replace(check, index=per_digit[i].index), opts)
