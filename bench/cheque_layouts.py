@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ LAYOUTS: dict[str, dict[str, Any]] = {
     "uk": {"size": (160, 76), "box": (115, 34, 40, 11), "sign": "GBP",
            "date": ("comb", (110, 8, 45, 7))},
     "us": {"size": (152, 70), "box": (112, 22, 34, 10), "sign": "$",
-           "date": ("line", (100, 12))},
+           "date": ("line", (92, 12))},
     "euro": {"size": (175, 80), "box": (125, 10, 44, 11), "sign": "EUR",
              "date": ("line", (20, 70))},
     "uruguay": {"size": (170, 75), "box": (120, 9, 44, 11), "sign": "U$S", "date": None},
@@ -121,10 +122,19 @@ def make(layout: str, amount: tuple[np.ndarray, str], digits: Any, rng: np.rando
     elif spec["date"]:
         lx, ly = (ms.mm(v, dpi) for v in spec["date"][1])
         ms.text(img, "DATE", lx, ly - ms.mm(1, dpi), 0.6, dpi)
-        cv2.line(img, (lx + ms.mm(12, dpi), ly), (lx + ms.mm(42, dpi), ly), (50, 50, 50), 2)
-        written = f"{date[:2]}.{date[2:4]}.{date[4:]}"
-        ms.write_string(img, digits, rng, written, lx + ms.mm(13, dpi), ly - ms.mm(3, dpi),
-                        ms.mm(5, dpi), pen, lx + ms.mm(42, dpi))
+        x0, x1 = lx + ms.mm(12, dpi), lx + ms.mm(52, dpi)
+        cv2.line(img, (x0, ly), (x1, ly), (50, 50, 50), 2)
+        day, month, year = date[:2], date[2:4], date[4:]
+        if rng.random() < 0.5:  # written short: 3.10.26
+            day, month, year = day.lstrip("0") or "0", month.lstrip("0") or "0", year[2:]
+        groups = (month, day, year) if layout == "us" else (day, month, year)
+        sep = str(rng.choice(["/", "-"] if layout == "us" else [".", "/"]))
+        height = ms.mm(float(rng.uniform(3.5, 4.5)), dpi)
+        end = write_date(img, digits, rng, groups, sep, x0 + ms.mm(1, dpi), ly - height // 2 - 2,
+                         height, pen)
+        truth["date"] = {"bbox": [x0, ly - height - ms.mm(1, dpi), max(end, x1) - x0,
+                                  height + ms.mm(2, dpi)], "text": "".join(groups),
+                         "value": f"{date[4:]}-{date[2:4]}-{date[:2]}"}
     boxes = [{"bbox": t["bbox"]} for t in truth.values()]
     img = ms.degrade(img, rng, boxes, 0.6)
     for t, b in zip(truth.values(), boxes, strict=True):
@@ -132,11 +142,44 @@ def make(layout: str, amount: tuple[np.ndarray, str], digits: Any, rng: np.rando
     return img, truth
 
 
+def write_date(img: np.ndarray, digits: Any, rng: np.random.Generator, groups: tuple[str, ...],
+               sep: str, x: int, y_mid: int, height: int, pen: tuple[int, int, int]) -> int:
+    """Handwrite ``groups`` parted by ``sep`` (``/`` a leaning stroke, ``-`` a dash, ``.`` a
+    dot) from ``x``; the x where the writing ends."""
+    import make_samples as ms
+
+    cursor = x
+    t = max(2, height // 12)
+    for k, group in enumerate(groups):
+        if k:  # a separator, clear of the digits beside it
+            cursor += height // 5
+            if sep == "/":
+                lean = int(height * rng.uniform(0.5, 0.9))  # 27-42 degrees from upright
+                cv2.line(img, (cursor + lean, y_mid - height // 2),
+                         (cursor, y_mid + height // 2), pen, t, cv2.LINE_AA)
+                cursor += lean
+            elif sep == "-":
+                cv2.line(img, (cursor, y_mid), (cursor + height // 3, y_mid), pen, t, cv2.LINE_AA)
+                cursor += height // 3
+            else:
+                r = max(2, height // 14)
+                cv2.circle(img, (cursor + r, y_mid + height // 2 - r), r, pen, -1, cv2.LINE_AA)
+                cursor += 2 * r
+            cursor += height // 5
+        for ch in group:
+            ink = ms.digit_ink(digits.pick(rng, int(ch)), int(height * rng.uniform(0.85, 1.05)),
+                               int(height * 0.9))
+            ms.stamp(img, ink, cursor, y_mid - ink.shape[0] // 2, pen)
+            cursor += ink.shape[1] + int(rng.uniform(0.08, 0.3) * height)
+    return cursor
+
+
 def main() -> int:
     import make_samples as ms
     from orand import orand_dir, split
 
     from digitocr.pipeline import read
+    from digitocr.segment import RULES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.environ.get("DIGITOCR_DATA", "../shared/data"))
@@ -151,8 +194,9 @@ def main() -> int:
     rows = split(folder, "test")
     digits = ms.load_digits(args.data)
     out = args.out or Path(tempfile.mkdtemp(prefix="cheque-layouts-"))
-    kw = {"model": args.model} if args.model else {}
+    kw: dict[str, Any] = {"model": args.model} if args.model else {}
     for li, layout in enumerate(LAYOUTS):
+        order = {"us": "MMDDYYYY"}.get(layout)
         rng = np.random.default_rng([args.seed, li])
         paths, truths = [], []
         for i in range(args.per_layout):
@@ -169,7 +213,9 @@ def main() -> int:
             score.update({f"{key}_{k}": 0 for k in ("located", "exact", "flagged",
                                                       "unflagged_wrong", "taken_wrongly")})
         for path, truth, page in zip(paths, truths,
-                                     read(paths, layout="cheque", workers=2, **kw), strict=True):
+                                     read(paths, layout="cheque", workers=2,
+                                          rules=replace(RULES, cheque_date_order=order)
+                                          if order else None, **kw), strict=True):
             named = {f.name: f for f in page.fields}
             for key in ("amount", "date"):
                 got, want = named.get(key), truth.get(key)
@@ -180,6 +226,9 @@ def main() -> int:
                     continue
                 score[f"{key}_located"] += 1
                 score[f"{key}_exact"] += got.text == want["text"]
+                if "value" in want:  # a date on a line: its ISO value too
+                    score["date_value_right"] = score.get("date_value_right", 0) + (
+                        got.value == want["value"])
                 score[f"{key}_flagged"] += got.needs_review
                 score[f"{key}_unflagged_wrong"] += got.text != want["text"] and not (
                     got.needs_review)

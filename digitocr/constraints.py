@@ -74,8 +74,15 @@ CHECKSUM_FUNCS = {"luhn": luhn, "mod11": mod11, "mod97": mod97, "iban": mod97}
 # ------------------------------------------------------------------ dates
 
 
-def parse_date(digits: str, order: str) -> str | None:
-    """``digits`` written in ``order`` (``DDMMYYYY``...) as an ISO date, None if not a date."""
+def parse_date(digits: str, order: str, groups: Sequence[str] | None = None) -> str | None:
+    """``digits`` written in ``order`` (``DDMMYYYY``...) as an ISO date, None if not a date.
+
+    ``groups``: the digits as the writer parted them (``10.3.26``: ``10``, ``3``, ``26``, from
+    the separators between them), read in ``order``'s sequence of day, month and year, each
+    of one or two digits (a year of two or four): a date on a line is rarely written in the
+    order's full widths."""
+    if groups is not None and len(groups) == 3:
+        return _parse_groups(groups, order)
     if len(digits) != len(order) or not digits.isdigit():
         return None
     year = "YYYY" if "YYYY" in order else "YY"
@@ -85,13 +92,37 @@ def parse_date(digits: str, order: str) -> str | None:
         if at < 0:
             return None
         parts[key] = int(digits[at : at + len(key)])
-    if year == "YY":
-        yy = parts["YY"]
-        parts["YYYY"] = 2000 + yy if yy < YEAR_PIVOT else 1900 + yy
+    return _iso(parts["YYYY"] if year == "YYYY" else _century(parts["YY"]), parts["MM"],
+                parts["DD"])
+
+
+def _century(yy: int) -> int:
+    return 2000 + yy if yy < YEAR_PIVOT else 1900 + yy
+
+
+def _iso(year: int, month: int, day: int) -> str | None:
     try:
-        return datetime.date(parts["YYYY"], parts["MM"], parts["DD"]).isoformat()
+        return datetime.date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+def _parse_groups(groups: Sequence[str], order: str) -> str | None:
+    keys = sorted(("D", "M", "Y"), key=lambda k: order.find(k))
+    if any(order.find(k) < 0 for k in keys) or not all(g.isdigit() for g in groups):
+        return None
+    parts = dict(zip(keys, groups, strict=True))
+    if len(parts["D"]) > 2 or len(parts["M"]) > 2 or len(parts["Y"]) not in (2, 4):
+        return None
+    year = int(parts["Y"]) if len(parts["Y"]) == 4 else _century(int(parts["Y"]))
+    return _iso(year, int(parts["M"]), int(parts["D"]))
+
+
+def digit_groups(labels: Sequence[str]) -> list[str]:
+    """The runs of digits between separators in a reading's labels (``["1", "0", ".", "3"]``:
+    ``10``, ``3``); a sign or an ending counts as a separator."""
+    return [g for g in re.split(r"\D+", "".join(lab if lab.isdigit() else " " for lab in labels))
+            if g]
 
 
 # ------------------------------------------------------------------ rules
@@ -109,6 +140,8 @@ class FieldRules:
     min: float | str | None = None  # a number; an ISO date for dates
     max: float | str | None = None
     order: str | None = None  # dates
+    #: a date written in three parts on a line: a reading must show the separators parting it
+    parted: bool = False
     required: bool = False
 
     def value(self, text: str, labels: Sequence[str]) -> str | None:
@@ -118,7 +151,7 @@ class FieldRules:
         if self.type == "amount":
             return amount_value(list(labels))
         if self.type == "date" and self.order:
-            return parse_date(text, self.order)
+            return parse_date(text, self.order, _groups(labels))
         return None
 
     def check(self, text: str, labels: Sequence[str] = ()) -> bool:
@@ -137,7 +170,10 @@ class FieldRules:
         if self.checksum is not None and not CHECKSUM_FUNCS[self.checksum](text):
             return False
         if self.type == "date":
-            iso = parse_date(text, self.order or "")
+            groups = _groups(labels)
+            if self.parted and groups is None:
+                return False
+            iso = parse_date(text, self.order or "", groups)
             if iso is None:
                 return False
             lo = DATE_MIN if self.min is None else str(self.min)
@@ -153,6 +189,13 @@ class FieldRules:
             number = float(int(text))
         return ((self.min is None or number >= float(self.min))
                 and (self.max is None or number <= float(self.max)))
+
+
+def _groups(labels: Sequence[str]) -> list[str] | None:
+    """A date's parts as written, when separators part it in three (else None: the digits are
+    read in the order's widths, a comb's way)."""
+    groups = digit_groups(labels)
+    return groups if len(groups) == 3 else None
 
 
 # ------------------------------------------------------------------ k-best readings

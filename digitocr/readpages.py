@@ -52,21 +52,23 @@ def _upright(page: Page, opts: ReadOptions) -> tuple[np.ndarray, orientation.Est
 def _cheque_way_up(image: np.ndarray, est: orientation.Estimate, opts: ReadOptions
                    ) -> tuple[np.ndarray, orientation.Estimate, list[FieldCrops] | None]:
     """A cheque whose way up its print did not settle (few lowercase letters on many): its
-    layout settles it. A cheque segmented without a date, or turned sideways by the likelier
-    way only, is segmented turned by 180 degrees too; the way that finds more of its amount
-    and date is read, and is then sure (an upright cheque's date comb is found on every
+    layout settles it. A cheque segmented without a date comb, or turned sideways by the
+    likelier way only, is segmented turned by 180 degrees too; the way that finds more of its
+    amount and date (a comb counting twice: upside down, a comb's cells can pass for writing
+    on a line) is read, and is then sure (an upright cheque's date comb is found on every
     IDRBT scan, upside down on none). The image, the estimate and the fields found."""
     if opts.layout != "cheque" or opts.template is not None or not opts.orientation or (
             est.confident):
         return image, est, None
     from .segment import AMOUNT, DATE
 
-    def named(fields: list[FieldCrops]) -> int:
-        return len({f.name for f in fields} & {AMOUNT, DATE})
+    def named(fields: list[FieldCrops]) -> int:  # a date comb counts more than a date line
+        return sum(1 if f.name == AMOUNT else 2 if f.kind == "comb" else 1
+                   for f in fields if f.name in (AMOUNT, DATE))
 
     found = find_fields(image, opts)
     turned_sideways = orientation.should_turn(est)
-    if any(f.name == DATE for f in found) and not turned_sideways:
+    if any(f.name == DATE and f.kind == "comb" for f in found) and not turned_sideways:
         return image, est, found
     flipped = orientation.upright(image, 180)
     again = find_fields(flipped, opts)

@@ -57,6 +57,30 @@ def test_no_comb_no_date() -> None:
     assert names == ["amount"]
 
 
+def test_a_date_on_a_printed_line_is_read_in_its_parts() -> None:
+    img = cheque(date=None)
+    cv2.line(img, (760, 110), (1090, 110), 0, 2)  # the date's line, top right
+    x = 775
+    for part in ("15", "3", "2016"):
+        put(img, part, x, 50, scale=1.3, thick=4)
+        x += 32 * len(part) + 12
+        if part != "2016":
+            cv2.circle(img, (x, 100), 4, 0, -1)  # a dot parts day, month and year
+            x += 20
+    fields = {f.name: f for f in segment_cheque(img, OPTS)}
+    date = fields["date"]
+    assert date.kind == "string" and date.rules is not None and date.rules.parted
+    assert date.bbox[1] >= 20 and date.bbox[1] + date.bbox[3] <= 110  # padded, above the line
+    labels = [g.label for s in date.segments for g in s.options[0] if g.kind == "separator"]
+    assert labels == [".", "."]
+
+
+def test_writing_on_a_long_line_is_no_date() -> None:
+    img = cheque(date=None)
+    put(img, "15.3.2016", 100, 190)  # on the payee's line: too long for a date's
+    assert [f.name for f in segment_cheque(img, OPTS)] == ["amount"]
+
+
 def test_a_dotted_amount_box_is_bridged() -> None:
     img = cheque(dotted=True)
     p = prepare(img, OPTS)

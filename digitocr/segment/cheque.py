@@ -10,7 +10,9 @@ six to ten cells (``D D M M Y Y Y Y``) near the top right. So:
 2. **date**: the comb with ``cheque_date_cells_*`` cells in the top right, one digit per
    cell, as any comb is read, and constrained to be a date (``cheque_date_order``): the most
    probable reading that is one, its ``value`` the ISO date; none is: ``valid`` false, and
-   the field needs review;
+   the field needs review. With no comb, a date written on a short printed line
+   (``find_date_line``: three groups of digits parted by separators), read per digit, its
+   parts given by the separators;
 3. **amount**: the widest box of the right half (the currency sign's own small box beside it
    is too narrow to count), cut out and read as one cell (``cells.segment_cell``: its walls,
    the background and stray marks cleaned away), so that ``--model auto`` reads it with the
@@ -28,8 +30,8 @@ import numpy as np
 
 from .cells import segment_cell
 from .layouts import Prepared, boxed_fields, free_fields, map_field, prepare
-from .lines import find_rules, group_box, group_cells
-from .types import AMOUNT, DATE, BBox, FieldCrops, SegmentOptions, SegmentRules
+from .lines import Rules, find_rules, group_box, group_cells
+from .types import AMOUNT, DATE, BBox, FieldCrops, Segment, SegmentOptions, SegmentRules
 
 
 def _centre(b: BBox) -> tuple[float, float]:
@@ -81,10 +83,13 @@ def bridged(mask: np.ndarray, rules: SegmentRules) -> np.ndarray:
     return np.maximum(along, cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, 1), np.uint8)))
 
 
-def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions) -> FieldCrops:
-    """A printed box of the page (page px) cut out and segmented as one cell, in page px."""
+def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions, name: str = AMOUNT,
+                     inset: float | None = None) -> FieldCrops:
+    """A printed box of the page (page px) cut out and segmented as one cell, in page px
+    (``inset``: a share of its height left out inside its walls, ``cheque_inset`` unless
+    given)."""
     x, y, bw, bh = box
-    d = max(2, round(opts.rules.cheque_inset * bh))
+    d = max(2, round((opts.rules.cheque_inset if inset is None else inset) * bh))
     x0, y0 = max(0, x + d), max(0, y + d)
     x1, y1 = min(image.shape[1], x + bw - d), min(image.shape[0], y + bh - d)
     (cell,) = segment_cell(image[y0:y1, x0:x1], opts)
@@ -94,11 +99,80 @@ def read_box_as_cell(image: np.ndarray, box: BBox, opts: SegmentOptions) -> Fiel
                 gx, gy, gw, gh = g.bbox
                 g.bbox = (gx + x0, gy + y0, gw, gh)
     cx, cy, cw, ch = cell.bbox
-    return FieldCrops((cx + x0, cy + y0, cw, ch), cell.segments, kind="cell", name=AMOUNT)
+    return FieldCrops((cx + x0, cy + y0, cw, ch), cell.segments, kind="cell", name=name)
+
+
+def _overlap(a: BBox, b: BBox) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def date_shaped(f: FieldCrops, order: str, top_right: bool) -> int:
+    """How much a line's writing looks like a date, by its likeliest cut: 2 for three groups
+    of digits parted by separators (``10.3.26``, ``3/10/2026``), 1 for the order's full width
+    of digits without them at the page's top right, else 0."""
+    from ..constraints import digit_groups
+
+    def shown(s: Segment) -> list[str]:
+        if any(len(o) == 1 and o[0].label == "/" for o in s.options[1:]):
+            return ["/"]  # a stroke that may be a 1 or a slash: a slash, for the shape
+        return [g.label if g.kind == "separator" else "0" for g in s.options[0]]
+
+    labels = [lab for s in f.segments if s.options for lab in shown(s)]
+    groups = digit_groups(labels)
+    if len(groups) == 3 and sorted(map(len, groups))[:2] <= [2, 2] and (
+            max(map(len, groups)) <= 4 and 4 <= sum(map(len, groups)) <= 8):
+        return 2
+    return int(top_right and len(groups) == 1 and len(groups[0]) == len(order))
+
+
+def _slash(s: Segment) -> Segment:
+    for o, rule in zip(s.options[1:], s.rules[1:], strict=True):
+        if len(o) == 1 and o[0].label == "/":
+            return Segment([o], [0.0], [rule])
+    return s
+
+
+def find_date_line(image: np.ndarray, p: Prepared, found: Rules, taken: list[BBox],
+                   opts: SegmentOptions) -> FieldCrops | None:
+    """With no date comb: the writing on a short printed line (``cheque_line_*``, none
+    touching ``taken``) that has a date's shape (``date_shaped``; the best, then the highest),
+    named ``date`` and read per digit as a date in ``cheque_date_order`` (page px)."""
+    from ..constraints import FieldRules
+
+    r = opts.rules
+    h, w = p.mask.shape
+    n, _, stats, _ = cv2.connectedComponentsWithStats(found.horizontal, connectivity=8)
+    best: tuple[int, int, FieldCrops] | None = None
+    for i in range(1, n):
+        x, y, lw = (int(v) for v in stats[i, :3])
+        if not r.cheque_line_min * w <= lw <= r.cheque_line_max * w:
+            continue
+        reach = round(r.cheque_line_reach * lw)
+        x0, x1 = max(0, x - reach), min(w, x + lw + reach)
+        y0 = max(0, y - round(r.cheque_line_above * lw))
+        y1 = y  # the line itself left out: the digits standing on it would join it
+        band = (x0, y0, x1 - x0, y1 - y0)
+        if any(_overlap(band, t) for t in taken):
+            continue
+        f = read_box_as_cell(image, p.to_page(band), opts, DATE, inset=0.0)
+        top_right = (_centre(band)[0] > r.cheque_right * w
+                     and _centre(band)[1] < r.cheque_date_top * h)
+        shape = date_shaped(f, r.cheque_date_order, top_right)
+        if shape and (best is None or (shape, -y) > best[:2]):
+            best = (shape, -y, f)
+    if best is None:
+        return None
+    shape, _, f = best
+    if shape == 2:  # read as the shape was judged: a stroke that may be a slash is one
+        f.segments = [_slash(s) for s in f.segments]
+    f.kind, f.unsegmented = "string", []
+    f.rules = FieldRules(type="date", order=r.cheque_date_order, parted=shape == 2)
+    return f
 
 
 def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
-    """A whole cheque: its ``date`` comb and its ``amount`` box (either may be missing)."""
+    """A whole cheque: its ``date`` (a comb, else a line) and its ``amount`` box (either may
+    be missing)."""
     r = opts.rules
     p = prepare(image, opts, max_side=r.cheque_analysis_side)
     found = find_rules(p.mask, r)
@@ -119,4 +193,8 @@ def segment_cheque(image: np.ndarray, opts: SegmentOptions) -> list[FieldCrops]:
             out.append(map_field(p, best))
     if date is not None:
         out.append(map_field(p, date))
+    else:
+        line = find_date_line(image, p, found, [box] if box is not None else [], opts)
+        if line is not None:
+            out.append(line)
     return out

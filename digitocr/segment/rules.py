@@ -1,19 +1,12 @@
-"""The rules segmentation decides by: ``SegmentRules`` (every number the segmenters use),
-the default ``RULES``, and reading overrides of them from JSON (``read --rules FILE``).
+"""The rules segmentation decides by: ``SegmentRules`` (every number the segmenters use) and
+the default ``RULES`` (overrides read from JSON: ``rulesfile``).
 
 Decision rules, that is; the printed rule lines on a page are ``lines.Rules``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields, replace
-from difflib import get_close_matches
-from pathlib import Path
-from typing import Any
-
-from ..errors import DigitOCRError
-from ..jsonfile import read_json
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -318,6 +311,14 @@ class SegmentRules:
     #: the order a cheque's date comb is written in (CTS-2010 and most of the world; a US
     #: cheque's is ``MMDDYYYY``): its reading must be a date in this order, given as ISO
     cheque_date_order: str = "DDMMYYYY"
+    #: fraction of the page's width: with no date comb, a printed line at least this long ...
+    cheque_line_min: float = 0.08
+    #: ... and at most this (the payee's and the words' lines are longer) may carry the date
+    cheque_line_max: float = 0.38
+    #: fraction of the line's length: its writing is looked for up to this far above it ...
+    cheque_line_above: float = 0.3
+    #: ... and this far beyond its ends
+    cheque_line_reach: float = 0.1
     # -- cut cells (a ledger cell, an amount crop): ``wh`` is the writing's height
     #: fraction of the crop's short side: a dark region this thick touching the crop's edge
     #: is scan border (far thicker than any pen stroke)
@@ -394,52 +395,3 @@ class SegmentRules:
 
 #: the default rules (never mutated: ``dataclasses.replace`` makes a tuned copy)
 RULES = SegmentRules()
-
-
-class RulesError(DigitOCRError):
-    """A ``--rules`` file is missing, not JSON, or names a rule that does not exist."""
-
-
-def rules_from_dict(data: object, base: SegmentRules = RULES,
-                    source: str = "rules") -> SegmentRules:
-    """``base`` with the overrides in ``data`` (a mapping of rule names to numbers).
-
-    Integer rules (pixels, counts) take whole numbers of at least 1, a date order one of
-    ``constraints.DATE_ORDERS``, the others finite numbers of at least 0; anything else, or a
-    name that is no rule, is a ``RulesError`` naming it.
-    """
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}: rules must be a JSON object of rule names and numbers")
-    names = {f.name for f in fields(SegmentRules)}
-    changes: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            near = get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise RulesError(f"{source}: unknown rule {key!r}{hint}")
-        if isinstance(getattr(base, key), str):  # a date order
-            from ..constraints import DATE_ORDERS
-
-            if value not in DATE_ORDERS:
-                raise RulesError(f"{source}: rule {key!r} must be one of "
-                                 f"{', '.join(DATE_ORDERS)}, not {value!r:.40}")
-            changes[key] = value
-        elif isinstance(getattr(base, key), int):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise RulesError(f"{source}: rule {key!r} must be a whole number >= 1, "
-                                 f"not {value!r:.40}")
-            changes[key] = value
-        else:
-            if (not isinstance(value, (int, float)) or isinstance(value, bool)
-                    or not math.isfinite(value) or value < 0):
-                raise RulesError(f"{source}: rule {key!r} must be a finite number >= 0, "
-                                 f"not {value!r:.40}")
-            changes[key] = float(value)
-    return replace(base, **changes)
-
-
-def load_rules(path: str | Path, base: SegmentRules = RULES) -> SegmentRules:
-    """``read --rules FILE``: a JSON object of rule overrides (``{"wide": 1.2}``) on ``base``."""
-    p = Path(path)
-    data = read_json(p, "rules", RulesError, plural=True)
-    return rules_from_dict(data, base, str(p))

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .rules import RULES, RulesError, SegmentRules, load_rules, rules_from_dict
+from .rules import RULES, SegmentRules
+from .rulesfile import RulesError, load_rules, rules_from_dict
 
 if TYPE_CHECKING:
     from ..constraints import FieldRules
