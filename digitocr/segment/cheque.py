@@ -113,7 +113,7 @@ def date_shaped(f: FieldCrops, order: str, top_right: bool) -> int:
     from ..constraints import digit_groups
 
     def shown(s: Segment) -> list[str]:
-        if any(len(o) == 1 and o[0].label == "/" for o in s.options[1:]):
+        if _slash_option(s) is not None:
             return ["/"]  # a stroke that may be a 1 or a slash: a slash, for the shape
         return [g.label if g.kind == "separator" else "0" for g in s.options[0]]
 
@@ -125,11 +125,15 @@ def date_shaped(f: FieldCrops, order: str, top_right: bool) -> int:
     return int(top_right and len(groups) == 1 and len(groups[0]) == len(order))
 
 
+def _slash_option(s: Segment) -> int | None:
+    """The index of ``s``'s option that reads it as a ``/`` sign (not its likeliest), if any."""
+    return next((k for k, o in enumerate(s.options) if k and len(o) == 1 and o[0].label == "/"),
+                None)
+
+
 def _slash(s: Segment) -> Segment:
-    for o, rule in zip(s.options[1:], s.rules[1:], strict=True):
-        if len(o) == 1 and o[0].label == "/":
-            return Segment([o], [0.0], [rule])
-    return s
+    k = _slash_option(s)
+    return s if k is None else Segment([s.options[k]], [0.0], [s.rules[k]])
 
 
 def find_date_line(image: np.ndarray, p: Prepared, found: Rules, taken: list[BBox],
