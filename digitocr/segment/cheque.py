@@ -119,8 +119,10 @@ def date_shaped(f: FieldCrops, order: str, top_right: bool) -> int:
 
     labels = [lab for s in f.segments if s.options for lab in shown(s)]
     groups = digit_groups(labels)
-    if len(groups) == 3 and sorted(map(len, groups))[:2] <= [2, 2] and (
-            max(map(len, groups)) <= 4 and 4 <= sum(map(len, groups)) <= 8):
+    lengths = sorted(map(len, groups))
+    # day and month of one or two digits, a year of up to four (a list's <= is lexicographic:
+    # each length is compared alone)
+    if len(lengths) == 3 and lengths[1] <= 2 and lengths[2] <= 4 and 4 <= sum(lengths) <= 8:
         return 2
     return int(top_right and len(groups) == 1 and len(groups[0]) == len(order))
 
